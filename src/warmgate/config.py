@@ -1,0 +1,279 @@
+"""The YAML configuration: typed, validated once, frozen.
+
+`load_config(path)` reads the file, interpolates `${ENV_VAR}` (and `${ENV_VAR:-default}`) in string
+values, validates it against the models below and returns a frozen `Config`. Every problem is
+reported as a `ConfigError` whose `problems` carry a dotted location and, where known, the file line.
+
+Unknown keys are rejected everywhere, so a typo never silently turns a feature off. Sections that
+later features add (cache, routing, ...) slot in as new optional fields of `Config`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV_VAR = "WARMGATE_CONFIG"
+DEFAULT_TENANT = "default"
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Model):
+    """Upstream timeouts in seconds. `read` bounds the wait for response headers and for each
+    later chunk of the body (so a long stream that keeps producing is never cut)."""
+
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=600.0, gt=0)
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=256)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0, description="seconds to receive the request head")
+    body_timeout: float = Field(default=60.0, gt=0, description="seconds to receive the whole body")
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    shutdown_grace: float = Field(default=30.0, ge=0)
+    expose_account_header: bool = True
+    access_log: bool = False
+
+
+class GatewayKey(_Model):
+    key: SecretStr
+    tenant: str = Field(pattern=_NAME)
+
+
+class Account(_Model):
+    name: str = Field(pattern=_NAME)
+    api_key: SecretStr
+    base_url: str | None = None
+    timeouts: Timeouts | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _non_empty(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value():
+            raise ValueError("api_key is empty (is its environment variable set?)")
+        return v
+
+
+class Provider(_Model):
+    name: str = Field(pattern=_NAME)
+    api: Literal["openai", "anthropic"]
+    base_url: str = Field(description="the URL that a client's /v1 maps to, e.g. https://api.openai.com/v1")
+    accounts: tuple[Account, ...] = Field(min_length=1)
+    timeouts: Timeouts = Timeouts()
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
+    retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("base_url must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> Provider:
+        names = [a.name for a in self.accounts]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate account names: {', '.join(dupes)}")
+        return self
+
+    def account_timeouts(self, account: Account) -> Timeouts:
+        return account.timeouts or self.timeouts
+
+    def account_base_url(self, account: Account) -> str:
+        return (account.base_url or self.base_url).rstrip("/")
+
+
+class ModelRoute(_Model):
+    provider: str
+    upstream_model: str | None = None
+
+
+class Config(_Model):
+    server: ServerConfig = ServerConfig()
+    keys: tuple[GatewayKey, ...] | None = None
+    providers: tuple[Provider, ...] = Field(min_length=1)
+    models: dict[str, ModelRoute] = Field(default_factory=dict)
+    default_provider: str | None = Field(
+        default=None, description="provider for /v1/... requests that name no known model"
+    )
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: ({"provider": r} if isinstance(r, str) else r) for k, r in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        names = [p.name for p in self.providers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate provider names: {', '.join(dupes)}")
+        for model, route in self.models.items():
+            if route.provider not in names:
+                raise ValueError(f"models.{model}: unknown provider {route.provider!r} (have: {', '.join(names)})")
+        if self.default_provider is not None and self.default_provider not in names:
+            raise ValueError(f"default_provider: unknown provider {self.default_provider!r}")
+        if self.keys is not None:
+            keys = [k.key.get_secret_value() for k in self.keys]
+            if len(set(keys)) != len(keys):
+                raise ValueError("keys: the same gateway key is listed twice")
+        return self
+
+    def provider(self, name: str) -> Provider:
+        for p in self.providers:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def fallback_provider(self) -> Provider:
+        """The provider for passthrough requests without a known model: `default_provider`, else the
+        first provider with the OpenAI wire format, else the first provider."""
+        if self.default_provider is not None:
+            return self.provider(self.default_provider)
+        return next((p for p in self.providers if p.api == "openai"), self.providers[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, interpolation and error locations
+
+@dataclass(frozen=True)
+class Problem:
+    location: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.location} (line {self.line})" if self.line else self.location
+        return f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(
+    node: Any, env: Mapping[str, str], path: tuple[Any, ...], problems: list[tuple[tuple[Any, ...], str]]
+) -> Any:
+    if isinstance(node, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV_REF.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, (*path, k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, (*path, i), problems) for i, v in enumerate(node)]
+    return node
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for part in loc:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    nxt = v
+                    line = k.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def parse_config(text: str, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(source, [Problem("(yaml)", str(e).splitlines()[0], mark.line + 1 if mark else None)]) from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [Problem("(top level)", "the file must contain a mapping")])
+    missing: list[tuple[tuple[Any, ...], str]] = []
+    data = _interpolate(data, env, (), missing)
+    if missing:
+        raise ConfigError(source, [Problem(_dotted(loc), msg, _line_of(root, loc)) for loc, msg in missing])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        out = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            out.append(Problem(_dotted(loc), msg, _line_of(root, loc)))
+        raise ConfigError(source, out) from e
+
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(p), [Problem("(file)", e.strerror or str(e))]) from e
+    return parse_config(text, str(p), env)
+
+
+def config_path_from_env() -> str:
+    """The config path handed to worker processes (set by `warmgate serve --workers N`)."""
+    path = os.environ.get(CONFIG_ENV_VAR)
+    if not path:
+        raise ConfigError("(environment)", [Problem(CONFIG_ENV_VAR, "not set")])
+    return path

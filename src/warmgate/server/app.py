@@ -1,0 +1,341 @@
+"""The ASGI edge: a raw ASGI app (no framework: measured ~10-45 % cheaper than Starlette here).
+
+It authenticates, enforces the size and time limits, reads and parses the body once, hands a
+`Request` to the pipeline and sends the `Reply` back, streaming it chunk by chunk. Every
+response carries `x-warmgate-request-id`. This is the one place where an unexpected exception is
+caught and turned into an error body in the caller's wire format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from warmgate.config import DEFAULT_TENANT, Config
+from warmgate.dialects import Endpoint, endpoint_for
+from warmgate.dialects.base import type_name
+from warmgate.errors import (
+    BadRequest,
+    GatewayError,
+    InternalError,
+    NotFound,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+    Wire,
+    render,
+)
+from warmgate.pipeline import Pipeline, Reply, Request
+from warmgate.upstream.client import Upstream, UpstreamFailure
+
+log = logging.getLogger("warmgate")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_ENDED = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+class ClientGone(Exception):
+    """The client disconnected before the gateway could answer."""
+
+
+def _hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class GatewayApp:
+    """The gateway as an ASGI application. `lifespan` starts and stops the upstream client."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.upstream = Upstream()
+        self.pipeline = Pipeline(config, self.upstream)
+        self.started = False
+        limits = config.server
+        self._max_body = limits.max_body_bytes
+        self._max_head = limits.max_header_bytes
+        self._body_timeout = limits.body_timeout
+        self._expose_account = limits.expose_account_header
+        # Gateway keys are looked up by their SHA-256, never compared as strings.
+        self._keys: dict[bytes, str] | None = (
+            None if config.keys is None else {_hash_key(k.key.get_secret_value()): k.tenant for k in config.keys}
+        )
+        self._models_openai = orjson.dumps(
+            {
+                "object": "list",
+                "data": [
+                    {"id": n, "object": "model", "created": 0, "owned_by": self.pipeline.models.resolve(n).provider.name}  # type: ignore[union-attr]
+                    for n in self.pipeline.models.names
+                ],
+            }
+        )
+        names = self.pipeline.models.names
+        self._models_anthropic = orjson.dumps(
+            {
+                "data": [
+                    {"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names
+                ],
+                "has_more": False,
+                "first_id": names[0] if names else None,
+                "last_id": names[-1] if names else None,
+            }
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        await self.upstream.start()
+        self.started = True
+
+    async def shutdown(self) -> None:
+        self.started = False
+        await self.upstream.close()
+
+    # ------------------------------------------------------------------------------------------
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = os.urandom(12).hex()
+        path: str = scope["path"]
+        wire: Wire = "openai"
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            if path.startswith("/v1/"):
+                endpoint = endpoint_for(scope["method"], path)
+                wire = endpoint.wire
+                await self.proxy(scope, receive, send_tracked, endpoint, request_id)
+            elif path in ("/healthz", "/readyz"):
+                await self.health(path, send_tracked, request_id)
+            else:
+                raise NotFound(f"no route for {scope['method']} {path}")
+        except GatewayError as e:
+            if not started:
+                await _send_error(send, e, wire, request_id)
+        except ClientGone:
+            return
+        except Exception:
+            log.exception("unexpected error on request %s", request_id)
+            if not started:
+                await _send_error(send, InternalError("internal gateway error"), wire, request_id)
+
+    async def health(self, path: str, send: Send, request_id: str) -> None:
+        if path == "/healthz":
+            status, body = 200, {"status": "ok"}
+        else:
+            ready = self.started and self.pipeline.ready()
+            status, body = (200, {"status": "ready"}) if ready else (503, {"status": "not ready"})
+        await _send_body(send, status, [_JSON], orjson.dumps(body), request_id)
+
+    async def proxy(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str) -> None:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        content_type = auth = api_key = anthropic_version = None
+        head_bytes = 0
+        for k, v in headers:
+            head_bytes += len(k) + len(v) + 4
+            if k == b"content-type":
+                content_type = v
+            elif k == b"authorization":
+                auth = v
+            elif k == b"x-api-key":
+                api_key = v
+            elif k == b"anthropic-version":
+                anthropic_version = v
+        if head_bytes > self._max_head:
+            raise PayloadTooLarge(f"request headers are {head_bytes} bytes; the limit is {self._max_head}")
+        tenant = self._tenant(auth, api_key)
+        method: str = scope["method"]
+
+        if path_is_models(scope["path"]) and method == "GET":
+            body = self._models_anthropic if anthropic_version is not None else self._models_openai
+            await _send_body(send, 200, [_JSON], body, request_id)
+            return
+
+        body = await self._read_body(receive)
+        parsed: dict[str, Any] | None = None
+        if endpoint.known:
+            parsed = _parse_json(body, content_type)
+        elif body and _is_json(content_type):
+            try:  # passthrough: read a model if there is one; the provider judges the rest
+                parsed = _parse_json(body, content_type)
+            except BadRequest:
+                parsed = None
+        facts = endpoint.facts(parsed if parsed is not None else {})
+        req = Request(
+            method=method,
+            path=scope["path"],
+            query=scope["query_string"],
+            headers=headers,
+            body=body,
+            json=parsed,
+            endpoint=endpoint,
+            facts=facts,
+            tenant=tenant,
+            request_id=request_id,
+        )
+        await self._relay(req, receive, send)
+
+    async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
+        """Run the pipeline and send its reply, cancelling the upstream call if the client leaves."""
+        task = asyncio.current_task()
+        assert task is not None
+        client_gone = False
+
+        async def watch() -> None:
+            nonlocal client_gone
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    client_gone = True
+                    task.cancel()
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        reply: Reply | None = None
+        try:
+            reply = await self.pipeline.handle(req)
+            headers = reply.headers
+            headers.append((b"x-warmgate-request-id", req.request_id.encode()))
+            if self._expose_account and reply.account is not None:
+                headers.append((b"x-warmgate-account", reply.account.encode()))
+            if reply.stream is None:
+                watcher.cancel()
+                headers.append((b"content-length", str(len(reply.body)).encode()))
+                await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+                await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+                return
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            try:
+                async for chunk in reply.stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except UpstreamFailure as e:
+                # Too late for an error body: end the response unfinished, so the client sees a cut stream.
+                log.warning("request %s: %s; closing the client's stream unfinished", req.request_id, e)
+                raise ClientGone from e
+            watcher.cancel()
+            await send(_ENDED)
+        except asyncio.CancelledError:
+            if not client_gone:
+                raise
+            task.uncancel()  # the client left: nothing more to send, and no error to report
+        finally:
+            watcher.cancel()
+            if reply is not None and reply.stream is not None:
+                await reply.stream.aclose()
+
+    def _tenant(self, auth: bytes | None, api_key: bytes | None) -> str:
+        if self._keys is None:
+            return DEFAULT_TENANT
+        key = None
+        if auth is not None:
+            scheme, _, token = auth.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                key = token.strip()
+        if key is None and api_key is not None and api_key.strip():
+            key = api_key.strip()
+        if key is None:
+            raise Unauthorized(
+                "You didn't provide a gateway key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+                code="missing_api_key",
+            )
+        tenant = self._keys.get(hashlib.sha256(key).digest())
+        if tenant is None:
+            raise Unauthorized("Incorrect gateway key provided.")
+        return tenant
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        raise ClientGone
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise PayloadTooLarge(f"request body is over the limit of {self._max_body} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError as e:
+            raise RequestTimeout(f"request body not received within {self._body_timeout:g}s") from e
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def path_is_models(path: str) -> bool:
+    return path == "/v1/models"
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+def _parse_json(body: bytes, content_type: bytes | None) -> dict[str, Any]:
+    if not _is_json(content_type):
+        raise BadRequest(
+            f"unsupported content type {content_type.decode('latin-1')!r}: send the body as application/json",  # type: ignore[union-attr]
+            code="unsupported_content_type",
+        )
+    if not body:
+        raise BadRequest("the request body is empty; expected a JSON object", code="invalid_json")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"the request body is not valid JSON: {e}", code="invalid_json") from e
+    if not isinstance(value, dict):
+        raise BadRequest(f"the request body must be a JSON object, got {type_name(value)}", code="invalid_json")
+    return value
+
+
+async def _send_body(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, request_id: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *headers,
+                (b"content-length", str(len(body)).encode()),
+                (b"x-warmgate-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_error(send: Send, err: GatewayError, wire: Wire, request_id: str) -> None:
+    await _send_body(send, err.status, [_JSON], render(err, wire, request_id), request_id)

@@ -1,0 +1,184 @@
+"""Running the gateway: uvicorn (uvloop + httptools) on a socket bound here, one or more workers.
+
+- The socket is bound before the server starts, so `port: 0` works and the real address is known;
+  once the gateway is ready a line `warmgate listening on http://HOST:PORT` goes to stdout.
+- `workers > 1` forks that many processes sharing the one listening socket (Linux). Each worker
+  has its own account pools, in-flight counts and cooldowns; state to share across workers lives in
+  the shared stores of later features.
+- SIGTERM / SIGINT: stop accepting, let in-flight requests and streams finish within
+  `server.shutdown_grace` seconds, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from warmgate.config import Config
+from warmgate.server.app import GatewayApp
+from warmgate.server.protocol import guarded_protocol
+
+log = logging.getLogger("warmgate")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_config(app: GatewayApp, config: Config) -> uvicorn.Config:
+    s = config.server
+    return uvicorn.Config(
+        app,
+        loop="uvloop",
+        http=guarded_protocol(s.header_timeout, 2 * s.max_header_bytes + 8192),
+        lifespan="on",
+        access_log=s.access_log,
+        log_level="info" if s.access_log else "warning",
+        timeout_keep_alive=int(max(1, s.keepalive_timeout)),
+        timeout_graceful_shutdown=int(s.shutdown_grace),
+        server_header=False,
+        log_config=None,
+    )
+
+
+def serve(config: Config, announce: bool = True) -> int:
+    """Run the gateway until SIGTERM/SIGINT; returns the exit code."""
+    sock = bind(config.server.host, config.server.port)
+    if config.server.workers == 1:
+        return _run_worker(config, sock, announce=announce, ready_fd=None)
+    return _supervise(config, sock, announce)
+
+
+def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd: int | None) -> int:
+    server = uvicorn.Server(uvicorn_config(GatewayApp(config), config))
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with these
+    # no-op handlers in place that ends the process normally (exit code 0) instead of killing it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+
+    async def main() -> None:
+        async def tell_when_started() -> None:
+            while not server.started and not server.should_exit:
+                await asyncio.sleep(0.01)
+            if server.started:
+                if announce:
+                    print(f"warmgate listening on {url_of(sock)}", flush=True)
+                if ready_fd is not None:
+                    os.write(ready_fd, b"1")
+                    os.close(ready_fd)
+
+        teller = asyncio.ensure_future(tell_when_started())
+        await server.serve(sockets=[sock])
+        teller.cancel()
+
+    import uvloop
+
+    uvloop.run(main())
+    return 0 if server.started else 1
+
+
+def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
+    """Fork `workers` processes on the shared socket, relay SIGTERM/SIGINT to them, wait for all."""
+    n = config.server.workers
+    read_fd, write_fd = os.pipe()
+    children: list[int] = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(read_fd)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            code = 1
+            try:
+                code = _run_worker(config, sock, announce=False, ready_fd=write_fd)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    os.close(write_fd)
+    url = url_of(sock)
+    sock.close()
+
+    def relay(signum: int, _frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, relay)
+    signal.signal(signal.SIGINT, relay)
+    ready = 0
+    while ready < n:
+        data = os.read(read_fd, n)
+        if not data:
+            break
+        ready += len(data)
+    os.close(read_fd)
+    if ready == n and announce:
+        print(f"warmgate listening on {url} ({n} workers)", flush=True)
+    worst = 0
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        worst = max(worst, os.waitstatus_to_exitcode(status))
+    return 0 if ready == n and worst == 0 else 1
+
+
+class _InProcessServer(uvicorn.Server):
+    """A uvicorn server that leaves the host process's signal handling alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    app: GatewayApp
+    server: uvicorn.Server
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config) -> AsyncIterator[RunningGateway]:
+    """The gateway served inside the current event loop (for the demo and in-process use)."""
+    sock = bind(config.server.host, config.server.port)
+    app = GatewayApp(config)
+    server = _InProcessServer(uvicorn_config(app, config))
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the gateway did not start")
+        await asyncio.sleep(0.01)
+    try:
+        yield RunningGateway(url_of(sock), app, server)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("warmgate")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
