@@ -8,6 +8,7 @@
     ├── RequestTimeout                408  the client was too slow to send its request
     ├── PayloadTooLarge               413  body or headers over the configured limits
     ├── UpstreamUnavailable           502  no account of the pool could be reached
+    ├── ShuttingDown                  503  cut off by the end of the shutdown grace period
     └── UpstreamTimeout               504  the provider did not answer in time
 
 Errors that come *from* a provider are never turned into these: they pass through unchanged.
@@ -81,6 +82,13 @@ class UpstreamUnavailable(GatewayError):
     openai_type = "upstream_error"
     anthropic_type = "api_error"
     code = "upstream_unavailable"
+
+
+class ShuttingDown(GatewayError):
+    status = 503
+    openai_type = "server_error"
+    anthropic_type = "api_error"
+    code = "shutting_down"
 
 
 class UpstreamTimeout(GatewayError):

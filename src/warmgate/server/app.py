@@ -27,6 +27,7 @@ from warmgate.errors import (
     NotFound,
     PayloadTooLarge,
     RequestTimeout,
+    ShuttingDown,
     Unauthorized,
     Wire,
     render,
@@ -144,6 +145,12 @@ class GatewayApp:
                 await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
+        except asyncio.CancelledError:
+            # Only the server cancels this task: the shutdown grace period ran out.
+            if started:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            await _send_error(send, ShuttingDown("the gateway is shutting down; retry"), wire, request_id)
         except Exception:
             log.exception("unexpected error on request %s", request_id)
             if not started:

@@ -35,7 +35,7 @@ def guarded_protocol(header_timeout: float, head_cap: int) -> type[HttpToolsProt
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 

@@ -57,6 +57,7 @@ def uvicorn_config(app: GatewayApp, config: Config) -> uvicorn.Config:
         timeout_keep_alive=int(max(1, s.keepalive_timeout)),
         timeout_graceful_shutdown=int(s.shutdown_grace),
         server_header=False,
+        proxy_headers=False,
         log_config=None,
     )
 

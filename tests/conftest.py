@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import Gateway, Sim, sim_provider
+
+GatewayFactory = Callable[..., Gateway]
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Sim]:
+    s = Sim()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def clean_sim(sim: Sim) -> Sim:
+    """The shared simulator with its stats, prompt caches and faults cleared."""
+    sim.reset()
+    return sim
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
+    started: list[Gateway] = []
+
+    def start(config: dict[str, Any], *extra: str, env: dict[str, str] | None = None) -> Gateway:
+        gw = Gateway(tmp_path, config, *extra, env=env)
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+GATEWAY_KEYS = [{"key": "sk-team-a", "tenant": "team-a"}, {"key": "sk-team-b", "tenant": "team-b"}]
+
+
+@pytest.fixture(scope="module")
+def shared_gateway(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway with keys, an OpenAI-format pool of two accounts and an Anthropic one of two,
+    shared by the tests of a module (tests that fault or tire accounts start their own)."""
+    gw = Gateway(
+        tmp_path_factory.mktemp("gateway"),
+        {
+            "keys": GATEWAY_KEYS,
+            "providers": [
+                sim_provider(sim.url, name="openai", keys=("sk-oa-1", "sk-oa-2")),
+                sim_provider(sim.url, name="anthropic", api="anthropic", keys=("sk-an-1", "sk-an-2")),
+            ],
+            "models": {
+                "gpt-sim": "openai",
+                "gpt-alias": {"provider": "openai", "upstream_model": "gpt-sim-upstream"},
+                "text-embedding-sim": "openai",
+                "claude-sim": "anthropic",
+                "claude-*": "anthropic",
+            },
+        },
+    )
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway, clean_sim: Sim) -> Gateway:
+    """The module's shared gateway, with the simulator's counters cleared."""
+    return shared_gateway
