@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 from tests.servers import Gateway, Sim, sim_provider
@@ -71,3 +73,28 @@ def shared_gateway(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def gateway(shared_gateway: Gateway, clean_sim: Sim) -> Gateway:
     """The module's shared gateway, with the simulator's counters cleared."""
     return shared_gateway
+
+
+class Clients:
+    """Official SDK clients pointed at a gateway (or any base URL), all closed at teardown."""
+
+    def __init__(self) -> None:
+        self.opened: list[openai.OpenAI | anthropic.Anthropic] = []
+
+    def openai(self, url: str, key: str = "sk-team-a", **options: Any) -> openai.OpenAI:
+        client = openai.OpenAI(api_key=key, base_url=url + "/v1", max_retries=0, timeout=options.pop("timeout", 20), **options)
+        self.opened.append(client)
+        return client
+
+    def anthropic(self, url: str, key: str = "sk-team-a", **options: Any) -> anthropic.Anthropic:
+        client = anthropic.Anthropic(api_key=key, base_url=url, max_retries=0, timeout=options.pop("timeout", 20), **options)
+        self.opened.append(client)
+        return client
+
+
+@pytest.fixture
+def sdk() -> Iterator[Clients]:
+    made = Clients()
+    yield made
+    for client in made.opened:
+        client.close()

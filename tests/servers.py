@@ -27,7 +27,7 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 class Proc:
     def __init__(self, args: list[str], *, env: dict[str, str] | None = None, timeout: float = 20.0):
         self.args = args
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "warmgate", *args],
             stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.conftest import GatewayFactory
+from tests.conftest import Clients, GatewayFactory
 from tests.http import Response, request
 from tests.servers import Gateway, Sim, sim_provider
 
@@ -90,7 +90,7 @@ def test_non_json_content_type(gateway: Gateway) -> None:
     assert_anthropic_error(resp, 400, "invalid_request_error", contains="content type")
 
 
-def test_gateway_keys(gateway: Gateway, clean_sim: Sim) -> None:
+def test_gateway_keys(sdk: Clients, gateway: Gateway, clean_sim: Sim) -> None:
     import orjson
 
     body = orjson.dumps(CHAT)
@@ -104,20 +104,20 @@ def test_gateway_keys(gateway: Gateway, clean_sim: Sim) -> None:
     assert_anthropic_error(anth, 401, "authentication_error")
     # the SDKs see their own exception types
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(api_key="sk-wrong", base_url=gateway.url + "/v1", max_retries=0).models.list()
+        sdk.openai(gateway.url, "sk-wrong").models.list()
     with pytest.raises(anthropic.AuthenticationError):
-        anthropic.Anthropic(api_key="sk-wrong", base_url=gateway.url, max_retries=0).messages.create(**MESSAGES)  # type: ignore[call-overload]
+        sdk.anthropic(gateway.url, "sk-wrong").messages.create(**MESSAGES)  # type: ignore[call-overload]
     assert clean_sim.requests_by_key() == {}
 
 
-def test_unknown_model_and_route(gateway: Gateway, clean_sim: Sim) -> None:
+def test_unknown_model_and_route(sdk: Clients, gateway: Gateway, clean_sim: Sim) -> None:
     with pytest.raises(openai.NotFoundError) as info:
-        openai.OpenAI(api_key="sk-team-a", base_url=gateway.url + "/v1", max_retries=0).chat.completions.create(
+        sdk.openai(gateway.url).chat.completions.create(
             model="no-such-model", messages=[{"role": "user", "content": "x"}]
         )
     assert info.value.code == "model_not_found"
     with pytest.raises(anthropic.NotFoundError):
-        anthropic.Anthropic(api_key="sk-team-a", base_url=gateway.url, max_retries=0).messages.create(
+        sdk.anthropic(gateway.url).messages.create(
             model="gpt-sim-not-claude", max_tokens=8, messages=[{"role": "user", "content": "x"}]
         )
     assert_openai_error(request("GET", gateway.url + "/nowhere"), 404)

@@ -6,10 +6,9 @@ import signal
 import threading
 import time
 
-import openai
 import pytest
 
-from tests.conftest import GatewayFactory
+from tests.conftest import Clients, GatewayFactory
 from tests.http import request
 from tests.servers import Sim, sim_provider
 
@@ -22,13 +21,13 @@ def test_health_and_ready(clean_sim: Sim, gateway_factory: GatewayFactory) -> No
     assert request("GET", gw.url + "/readyz").json() == {"status": "ready"}
 
 
-def test_sigterm_lets_a_running_stream_finish(clean_sim: Sim, gateway_factory: GatewayFactory) -> None:
+def test_sigterm_lets_a_running_stream_finish(sdk: Clients, clean_sim: Sim, gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory({
         "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace": 10},
         "providers": [sim_provider(clean_sim.url)],
         "models": {"m": "sim"},
     })
-    client = openai.OpenAI(api_key="x", base_url=gw.url + "/v1", max_retries=0)
+    client = sdk.openai(gw.url, "x")
     stream = client.chat.completions.create(
         model="m", messages=MSGS, max_tokens=40, stream=True,  # type: ignore[arg-type]
         extra_headers={"x-sim-per-token-ms": "25"},
@@ -69,9 +68,9 @@ def test_sigterm_grace_period_bounds_the_wait(clean_sim: Sim, gateway_factory: G
     assert outcome == [503]  # the stuck call was told, in its wire format, that the gateway is going away
 
 
-def test_several_workers_share_the_port(clean_sim: Sim, gateway_factory: GatewayFactory) -> None:
+def test_several_workers_share_the_port(sdk: Clients, clean_sim: Sim, gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory({"providers": [sim_provider(clean_sim.url)], "models": {"m": "sim"}}, "--workers", "2")
-    client = openai.OpenAI(api_key="x", base_url=gw.url + "/v1", max_retries=0)
+    client = sdk.openai(gw.url, "x")
     for _ in range(6):
         assert client.chat.completions.create(model="m", messages=MSGS).choices  # type: ignore[arg-type]
     assert gw.stop() == 0

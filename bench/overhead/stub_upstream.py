@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+from typing import cast
 
 import httptools
 import orjson
@@ -51,8 +52,11 @@ def _completion() -> bytes:
 COMPLETION = _completion()
 
 
+ANSWER = "Paris is the capital and the largest city of France , on the Seine river in the north ."
+
+
 def _events() -> list[bytes]:
-    words = "Paris is the capital and the largest city of France , on the Seine river in the north .".split()
+    words = ANSWER.split()
     out = []
     for i in range(20):
         delta = {"content": words[i % len(words)] + " "} if i < 19 else {}
@@ -82,8 +86,7 @@ class StubProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

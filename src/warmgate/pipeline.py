@@ -7,7 +7,9 @@ the edge that parsed the request and the upstream client that sends it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -179,12 +181,23 @@ class StreamBody:
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float:
+    """Seconds the provider asked us to wait: `retry-after-ms` (OpenAI), else `retry-after`
+    (seconds or an HTTP date), else a default."""
+    ms = resp.headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
     value = resp.headers.get("retry-after")
     if value is not None:
         try:
             return float(value)
         except ValueError:
-            pass
+            try:
+                return parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                pass
     return COOLDOWN_429
 
 

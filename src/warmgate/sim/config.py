@@ -13,8 +13,8 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "gpt-5",
     "text-embedding-3-small",
     "text-embedding-3-large",
-    "claude-sonnet-4-5",
-    "claude-opus-4-1",
+    "claude-sonnet-4-6",
+    "claude-opus-4-7",
     "claude-haiku-4-5",
 )
 

@@ -162,7 +162,9 @@ def _block(role: str, raw: Any) -> Block:
         text = canonical(raw)
         return Block(hash((role, text)), count_tokens(text), None)
     stripped = {k: v for k, v in raw.items() if k != "cache_control"}
-    return Block(hash((role, canonical(stripped))), _block_tokens(stripped), _ttl_of(raw.get("cache_control")))
+    return Block(
+        hash((role, canonical(stripped))), _block_tokens(stripped), _ttl_of(raw.get("cache_control"))
+    )
 
 
 def anthropic_blocks(body: dict[str, Any]) -> list[Block]:
@@ -176,7 +178,9 @@ def anthropic_blocks(body: dict[str, Any]) -> list[Block]:
         if isinstance(tool, dict):
             stripped = {k: v for k, v in tool.items() if k != "cache_control"}
             text = canonical(stripped)
-            blocks.append(Block(hash(("tool", text)), 1 + count_tokens(text), _ttl_of(tool.get("cache_control"))))
+            blocks.append(
+                Block(hash(("tool", text)), 1 + count_tokens(text), _ttl_of(tool.get("cache_control")))
+            )
     system = body.get("system")
     if isinstance(system, str) and system:
         blocks.append(Block(hash(("system", system)), 1 + count_tokens(system), None))
