@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+import orjson
 import pytest
 
 from tests.conftest import Clients, GatewayFactory
@@ -74,3 +78,37 @@ def test_several_workers_share_the_port(sdk: Clients, clean_sim: Sim, gateway_fa
     for _ in range(6):
         assert client.chat.completions.create(model="m", messages=MSGS).choices  # type: ignore[arg-type]
     assert gw.stop() == 0
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _account(sim: Sim, key: str) -> dict[str, Any]:
+    return next(a for a in sim.stats()["accounts"].values() if a["key"] == key)
+
+
+def test_client_disconnect_cancels_the_upstream_call(clean_sim: Sim, gateway_factory: GatewayFactory) -> None:
+    gw = gateway_factory({"providers": [sim_provider(clean_sim.url, keys=("sk-dc",))], "models": {"m": "sim"}})
+    host, port = gw.url.removeprefix("http://").split(":")
+    body = orjson.dumps({"model": "m", "messages": MSGS, "stream": True})
+    # a stream of 200 tokens at 50 ms each (10 s): read its first bytes, then hang up
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                 b"x-sim-output-tokens: 200\r\nx-sim-per-token-ms: 50\r\n"
+                 b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    conn.close()
+    assert _wait_for(lambda: _account(clean_sim, "sk-dc")["cancelled"] == 1), _account(clean_sim, "sk-dc")
+    # a plain call waiting 10 s for its answer: the client gives up after 0.3 s
+    body = orjson.dumps({"model": "m", "messages": MSGS})
+    with pytest.raises(OSError):
+        request("POST", gw.url + "/v1/chat/completions", body=body, timeout=0.3,
+                headers={"content-type": "application/json", "x-sim-ttft-ms": "10000"})
+    assert _wait_for(lambda: _account(clean_sim, "sk-dc")["cancelled"] == 2), _account(clean_sim, "sk-dc")
+    assert _account(clean_sim, "sk-dc")["in_flight"] == 0

@@ -50,7 +50,7 @@ def uvicorn_config(app: GatewayApp, config: Config) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http=guarded_protocol(s.header_timeout, 2 * s.max_header_bytes + 8192),
+        http=guarded_protocol(s.header_timeout, s.body_timeout, 2 * s.max_header_bytes + 8192),
         lifespan="on",
         access_log=s.access_log,
         log_level="info" if s.access_log else "warning",

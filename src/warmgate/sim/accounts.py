@@ -26,6 +26,7 @@ class AccountStats:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     errors: int = 0
+    cancelled: int = 0  # answers abandoned because the caller disconnected
     in_flight: int = 0
     max_in_flight: int = 0
 

@@ -174,14 +174,20 @@ class SimApp:
             acct.stats.errors += 1
             await _send_cut(send, reply, headers)
             return
-        if reply.events is None:
-            n_out = usage.output_tokens if usage is not None else 0
-            delay = ttft + per_token * n_out
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await _send_body(send, reply.status, reply.body, headers, reply.content_type)
-        else:
-            await _send_stream(send, reply.events, headers, ttft, per_token)
+        caller = _Caller(receive) if ttft > 0 or per_token > 0 else None
+        try:
+            if reply.events is None:
+                n_out = usage.output_tokens if usage is not None else 0
+                delay = ttft + per_token * n_out
+                if caller is not None and not await caller.sleep(delay):
+                    acct.stats.cancelled += 1
+                    return
+                await _send_body(send, reply.status, reply.body, headers, reply.content_type)
+            elif not await _send_stream(send, reply.events, headers, ttft, per_token, caller):
+                acct.stats.cancelled += 1
+        finally:
+            if caller is not None:
+                caller.close()
 
     def _latency(self, req: Request, reply: Reply) -> tuple[float, float]:
         cfg = self.config
@@ -273,17 +279,48 @@ _SSE_HEADERS: Headers = [
 ]
 
 
+class _Caller:
+    """Watches for the caller's disconnect while the simulator sleeps (only used when it sleeps)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.gone.set()
+
+        self._watcher = asyncio.ensure_future(watch())
+
+    async def sleep(self, delay: float) -> bool:
+        """Sleep `delay` seconds; False if the caller disconnected meanwhile."""
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self.gone.wait()
+        return not self.gone.is_set()
+
+    def close(self) -> None:
+        self._watcher.cancel()
+
+
 async def _send_stream(
-    send: Send, events: list[tuple[bytes, bool]], headers: Headers, ttft: float, per_token: float
-) -> None:
+    send: Send,
+    events: list[tuple[bytes, bool]],
+    headers: Headers,
+    ttft: float,
+    per_token: float,
+    caller: _Caller | None,
+) -> bool:
     """Send SSE events; sleep ``ttft`` before the first token event and ``per_token`` before the others.
+    False if the caller disconnected before the end.
 
     Without delays the whole stream goes out in one write (still a valid chunked SSE body).
     """
     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *headers]})
-    if ttft <= 0 and per_token <= 0:
+    if caller is None:
         await send({"type": "http.response.body", "body": b"".join(e for e, _ in events)})
-        return
+        return True
     pending: list[bytes] = []
     first = True
     for data, is_token in events:
@@ -294,9 +331,11 @@ async def _send_stream(
                 if pending:
                     await send({"type": "http.response.body", "body": b"".join(pending), "more_body": True})
                     pending = []
-                await asyncio.sleep(delay)
+                if not await caller.sleep(delay):
+                    return False
         pending.append(data)
     await send({"type": "http.response.body", "body": b"".join(pending)})
+    return True
 
 
 async def _send_cut(send: Send, reply: Reply, headers: Headers) -> None:
