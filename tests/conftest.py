@@ -8,6 +8,7 @@ import anthropic
 import openai
 import pytest
 
+from tests.redis_server import RedisServer
 from tests.servers import Gateway, Sim, sim_provider
 
 GatewayFactory = Callable[..., Gateway]
@@ -98,3 +99,10 @@ def sdk() -> Iterator[Clients]:
     yield made
     for client in made.opened:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()

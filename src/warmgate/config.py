@@ -115,6 +115,79 @@ class ModelRoute(_Model):
     upstream_model: str | None = None
 
 
+class CacheSettings(_Model):
+    """Response-cache settings that a model may override (None = inherit from the global `cache:`)."""
+
+    enabled: bool | None = None
+    ttl: float | None = Field(default=None, gt=0, description="seconds an entry is fresh")
+    stale: float | None = Field(default=None, ge=0, description="seconds an expired entry may still be served")
+    bucket_size: int | None = Field(default=None, ge=1, le=64)
+    namespace: str | None = None
+
+
+class MemoryStoreConfig(_Model):
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
+
+class SqliteStoreConfig(_Model):
+    path: str = "warmgate-cache.sqlite3"
+
+
+class RedisStoreConfig(_Model):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "wg:"
+
+
+class CacheConfig(_Model):
+    """The global `cache:` section: defaults, the store, and per-model overrides."""
+
+    enabled: bool = False
+    ttl: float = Field(default=3600, gt=0)
+    max_ttl: float = Field(default=172_800, gt=0, description="no entry lives longer, whatever a request asks")
+    stale: float = Field(default=0, ge=0)
+    bucket_size: int = Field(default=1, ge=1, le=64)
+    namespace: str = ""
+    store: Literal["memory", "sqlite", "redis"] = "memory"
+    memory: MemoryStoreConfig = MemoryStoreConfig()
+    sqlite: SqliteStoreConfig = SqliteStoreConfig()
+    redis: RedisStoreConfig = RedisStoreConfig()
+    store_timeout: float = Field(default=0.05, gt=0, description="seconds a store call may take before it counts as failed")
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive store failures that open the circuit")
+    breaker_reset: float = Field(default=5.0, gt=0, description="seconds before an open circuit is tried again")
+    coalesce_timeout: float = Field(default=30.0, gt=0, description="seconds a waiter waits for an identical miss")
+    max_entry_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    shared_namespaces: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="namespace -> tenants that share its entries"
+    )
+    models: dict[str, CacheSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CacheConfig:
+        if self.ttl > self.max_ttl:
+            raise ValueError(f"ttl ({self.ttl:g}) is above max_ttl ({self.max_ttl:g})")
+        for model, o in self.models.items():
+            if o.ttl is not None and o.ttl > self.max_ttl:
+                raise ValueError(f"models.{model}.ttl ({o.ttl:g}) is above max_ttl ({self.max_ttl:g})")
+        return self
+
+
+class RoutingConfig(_Model):
+    """How a request picks an account of its provider's pool."""
+
+    strategy: Literal["affinity", "round_robin", "random", "least_loaded"] = "least_loaded"
+    binding_ttl: float = Field(default=300, gt=0, description="seconds a conversation stays bound to its account")
+    response_binding_ttl: float = Field(
+        default=300, gt=0, description="seconds X-Response-Id / X-Request-Id route to the account that served them"
+    )
+    stored_response_ttl: float = Field(
+        default=30 * 86400, gt=0, description="seconds previous_response_id routes to the account that stored it"
+    )
+    load_bound: float = Field(default=1.25, ge=1.0, description="no account above this times the mean in-flight load")
+    min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
+    bindings: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     keys: tuple[GatewayKey, ...] | None = None
@@ -123,6 +196,9 @@ class Config(_Model):
     default_provider: str | None = Field(
         default=None, description="provider for /v1/... requests that name no known model"
     )
+    admin_key: SecretStr | None = Field(default=None, description="key of the management API (never a gateway key)")
+    cache: CacheConfig = CacheConfig()
+    routing: RoutingConfig = RoutingConfig()
 
     @field_validator("models", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Response-cache stores behind one small async Protocol (see `base`)."""
