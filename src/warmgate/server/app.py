@@ -32,7 +32,8 @@ from warmgate.errors import (
     Wire,
     render,
 )
-from warmgate.pipeline import Pipeline, Reply, Request
+from warmgate.exchange import Reply, Request
+from warmgate.pipeline import Pipeline
 from warmgate.upstream.client import Upstream, UpstreamFailure
 
 log = logging.getLogger("warmgate")

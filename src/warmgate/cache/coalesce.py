@@ -1,0 +1,43 @@
+"""Single flight: concurrent identical misses wait for one upstream call.
+
+The first request for a key becomes the leader and calls the provider; the others wait for its
+outcome (bounded by a timeout, after which they go upstream themselves). The outcome is the cached
+answer when the leader stored one, or None (the leader's answer was not storable, or it failed):
+then each waiter goes upstream on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from warmgate.cache.entry import CachedAnswer
+
+
+class SingleFlight:
+    def __init__(self) -> None:
+        self._calls: dict[str, asyncio.Future[CachedAnswer | None]] = {}
+
+    def join(self, key: str) -> asyncio.Future[CachedAnswer | None] | None:
+        """None: the caller is the leader for `key` and must call `finish`. Otherwise the future
+        to wait on."""
+        fut = self._calls.get(key)
+        if fut is not None:
+            return fut
+        self._calls[key] = asyncio.get_running_loop().create_future()
+        return None
+
+    def finish(self, key: str, answer: CachedAnswer | None) -> None:
+        fut = self._calls.pop(key, None)
+        if fut is not None and not fut.done():
+            fut.set_result(answer)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+async def wait(fut: asyncio.Future[CachedAnswer | None], timeout: float) -> CachedAnswer | None:
+    """The leader's answer, or None on timeout (the waiter then goes upstream itself)."""
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+    return None

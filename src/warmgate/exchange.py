@@ -1,0 +1,46 @@
+"""A request as the edge hands it to the pipeline, and the reply that goes back. Plain data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from warmgate.dialects import Endpoint, Facts
+
+
+class BodyStream(Protocol):
+    """A reply body produced chunk by chunk; the edge drains it and always calls `aclose`."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Request:
+    """A request the edge has authenticated, read and parsed."""
+
+    method: str
+    path: str  # starts with /v1/
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    json: dict[str, Any] | None
+    endpoint: Endpoint
+    facts: Facts
+    tenant: str
+    request_id: str
+
+
+@dataclass(slots=True)
+class Reply:
+    """What goes back to the client: a whole body, or a stream the edge must drain or `aclose`."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    stream: BodyStream | None = None
+    account: str | None = None
+    retry_after: float | None = None  # a 429's retry-after, in seconds
+    attempts: list[str] = field(default_factory=list)

@@ -1,0 +1,124 @@
+"""Counters and histograms in the Prometheus text format, without a client library.
+
+Cheap on the hot path: a counter increment is one dict update keyed by a tuple of label values.
+Label values come from configuration (tenant, model, account names) or small closed sets (cache
+result, kind), so cardinality stays bounded; a model name a client sends is only used as a label
+once it resolved to a configured model.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+class Counter:
+    def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()):
+        self.name = name
+        self.help = help_text
+        self.label_names = tuple(labels)
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + amount
+
+    def get(self, labels: tuple[str, ...] = ()) -> float:
+        return self.values.get(labels, 0.0)
+
+    def total(self) -> float:
+        return sum(self.values.values())
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} counter"
+        for labels, value in sorted(self.values.items()):
+            yield f"{self.name}{_labels(self.label_names, labels)} {value:g}"
+
+
+class Gauge(Counter):
+    def set(self, labels: tuple[str, ...], value: float) -> None:
+        self.values[labels] = value
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} gauge"
+        for labels, value in sorted(self.values.items()):
+            yield f"{self.name}{_labels(self.label_names, labels)} {value:g}"
+
+
+class Histogram:
+    def __init__(self, name: str, help_text: str, labels: Sequence[str] = (), buckets: Sequence[float] = ()):
+        self.name = name
+        self.help = help_text
+        self.label_names = tuple(labels)
+        self.bounds = tuple(buckets) or (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+        self.series: dict[tuple[str, ...], list[float]] = {}  # bucket counts..., +Inf count, sum
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        s = self.series.get(labels)
+        if s is None:
+            s = self.series[labels] = [0.0] * (len(self.bounds) + 2)
+        s[bisect.bisect_left(self.bounds, value)] += 1
+        s[-1] += value
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} histogram"
+        for labels, s in sorted(self.series.items()):
+            running = 0.0
+            for bound, count in zip(self.bounds, s, strict=False):
+                running += count
+                le = f'le="{bound:g}"'
+                yield f"{self.name}_bucket{_labels(self.label_names, labels, le)} {running:g}"
+            running += s[len(self.bounds)]
+            inf = 'le="+Inf"'
+            yield f"{self.name}_bucket{_labels(self.label_names, labels, inf)} {running:g}"
+            yield f"{self.name}_sum{_labels(self.label_names, labels)} {s[-1]:g}"
+            yield f"{self.name}_count{_labels(self.label_names, labels)} {running:g}"
+
+
+class Metrics:
+    """Every metric the gateway exports. One instance per process, passed to whoever counts."""
+
+    def __init__(self) -> None:
+        tm = ("tenant", "model")
+        self.requests = Counter("warmgate_requests_total", "Requests answered, by endpoint and status class.",
+                                ("tenant", "model", "endpoint", "status"))
+        self.cache = Counter("warmgate_cache_requests_total",
+                             "Cache outcomes: hit, stale, miss, bypass.", (*tm, "result"))
+        self.cache_tokens_saved = Counter("warmgate_cache_tokens_saved_total",
+                                          "Provider tokens not spent thanks to cache hits (prompt + completion).", tm)
+        self.cache_stores = Counter("warmgate_cache_stores_total", "Answers written to the cache.", tm)
+        self.cache_coalesced = Counter("warmgate_cache_coalesced_total",
+                                       "Requests that waited for an identical in-flight miss instead of calling the provider.", tm)
+        self.store_errors = Counter("warmgate_cache_store_errors_total",
+                                    "Cache store calls that failed, timed out or were short-circuited.", ("store", "op"))
+        self.store_circuit = Gauge("warmgate_cache_store_circuit_open",
+                                   "1 while the store's circuit breaker is open.", ("store",))
+        self.upstream = Counter("warmgate_upstream_requests_total", "Calls to provider accounts, by outcome.",
+                                ("provider", "account", "outcome"))
+        self.provider_prompt_tokens = Counter("warmgate_provider_prompt_tokens_total",
+                                              "Prompt tokens reported by providers.", ("provider", "account", "model"))
+        self.provider_cached_tokens = Counter("warmgate_provider_cached_tokens_total",
+                                              "Prompt tokens the provider served from its prompt cache.",
+                                              ("provider", "account", "model"))
+        self.upstream_latency = Histogram("warmgate_upstream_seconds", "Time to the provider's response head.",
+                                          ("provider", "account"))
+
+    def render(self) -> bytes:
+        lines: list[str] = []
+        for metric in vars(self).values():
+            if isinstance(metric, Counter | Histogram):
+                lines.extend(metric.render())
+        return ("\n".join(lines) + "\n").encode()
