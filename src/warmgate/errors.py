@@ -3,6 +3,7 @@
     GatewayError                      (status, kind, message, param)
     ├── BadRequest                    400  malformed JSON, wrong content type or field types
     ├── Unauthorized                  401  missing or unknown gateway key
+    ├── Forbidden                     403  a route the key may not use (or that is switched off)
     ├── NotFound                      404  unknown model or route
     ├── MethodNotAllowed              405
     ├── RequestTimeout                408  the client was too slow to send its request
@@ -50,6 +51,12 @@ class Unauthorized(GatewayError):
     openai_type = "invalid_request_error"
     anthropic_type = "authentication_error"
     code = "invalid_api_key"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    openai_type = "invalid_request_error"
+    anthropic_type = "permission_error"
 
 
 class NotFound(GatewayError):

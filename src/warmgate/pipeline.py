@@ -1,23 +1,30 @@
-"""One request's way through the gateway: resolve the model, (cache), route to an account of the
-provider's pool, call it, and hand back a `Reply` for the edge to send."""
+"""One request's way through the gateway: resolve the model, answer from the response cache when it
+can, else route to an account of the provider's pool and call it; hand back a `Reply` for the edge.
+
+    edge -> Pipeline.handle -> CacheFlow (controls, policy, key, lookup, coalesce, record, store)
+                            -> Router.call (account choice, retries, upstream client)
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
+from warmgate.cache.flow import CacheFlow
 from warmgate.config import Config
 from warmgate.errors import NotFound
 from warmgate.exchange import Reply, Request
 from warmgate.routing.models import ModelTable, Resolved
 from warmgate.routing.router import Router
-from warmgate.upstream.client import Upstream
 
 
 class Pipeline:
-    def __init__(self, config: Config, upstream: Upstream):
+    def __init__(self, config: Config, router: Router, cache: CacheFlow | None):
         self.config = config
         self.models = ModelTable(config)
-        self.router = Router(config, upstream)
+        self.router = router
+        self.cache = cache
         self._fallback = config.fallback_provider()
 
     def resolve(self, req: Request) -> Resolved:
@@ -35,10 +42,27 @@ class Pipeline:
 
     async def handle(self, req: Request) -> Reply:
         resolved = self.resolve(req)
-        body = req.body
-        if resolved.upstream_model is not None and req.json is not None:
-            body = orjson.dumps({**req.json, "model": resolved.upstream_model})
-        return await self.router.call(req, resolved, body)
+        model = req.facts.model
+        if self.cache is not None and model is not None and self.cache.applies(req):
+
+            async def forward(body: dict[str, Any]) -> Reply:
+                return await self._forward(req, resolved, body)
+
+            return await self.cache.handle(req, model, resolved.upstream_model or model, forward)
+        return await self._forward(req, resolved, req.json)
+
+    async def _forward(self, req: Request, resolved: Resolved, body: dict[str, Any] | None) -> Reply:
+        """Send `body` (the parsed request body, possibly changed by the cache layer) upstream,
+        re-serialized only when it changed or the model is renamed."""
+        if body is None:
+            data = req.body
+        elif resolved.upstream_model is not None:
+            data = orjson.dumps({**body, "model": resolved.upstream_model})
+        elif body is not req.json:
+            data = orjson.dumps(body)
+        else:
+            data = req.body
+        return await self.router.call(req, resolved, data)
 
     def ready(self) -> bool:
         return self.router.ready()

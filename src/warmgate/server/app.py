@@ -13,11 +13,14 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
+from warmgate.cache.flow import CacheFlow
+from warmgate.cache.service import ResponseCache
 from warmgate.config import DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
 from warmgate.dialects.base import type_name
@@ -33,7 +36,13 @@ from warmgate.errors import (
     render,
 )
 from warmgate.exchange import Reply, Request
+from warmgate.metrics import Metrics
 from warmgate.pipeline import Pipeline
+from warmgate.routing.models import ModelTable
+from warmgate.routing.router import Router
+from warmgate.server.admin import AdminApi
+from warmgate.stores.base import CacheStore
+from warmgate.stores.factory import open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
 
 log = logging.getLogger("warmgate")
@@ -60,8 +69,15 @@ class GatewayApp:
 
     def __init__(self, config: Config):
         self.config = config
+        self.metrics = Metrics()
         self.upstream = Upstream()
-        self.pipeline = Pipeline(config, self.upstream)
+        self.store: CacheStore | None = None
+        self.cache: ResponseCache | None = None
+        self.cache_flow: CacheFlow | None = None
+        self.pipeline = Pipeline(config, Router(config, self.upstream), None)
+        self.admin = AdminApi(
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
+        )
         self.started = False
         limits = config.server
         self._max_body = limits.max_body_bytes
@@ -72,26 +88,7 @@ class GatewayApp:
         self._keys: dict[bytes, str] | None = (
             None if config.keys is None else {_hash_key(k.key.get_secret_value()): k.tenant for k in config.keys}
         )
-        self._models_openai = orjson.dumps(
-            {
-                "object": "list",
-                "data": [
-                    {"id": n, "object": "model", "created": 0, "owned_by": self.pipeline.models.resolve(n).provider.name}  # type: ignore[union-attr]
-                    for n in self.pipeline.models.names
-                ],
-            }
-        )
-        names = self.pipeline.models.names
-        self._models_anthropic = orjson.dumps(
-            {
-                "data": [
-                    {"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names
-                ],
-                "has_more": False,
-                "first_id": names[0] if names else None,
-                "last_id": names[-1] if names else None,
-            }
-        )
+        self._models_openai, self._models_anthropic = _model_lists(self.pipeline.models)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -112,11 +109,22 @@ class GatewayApp:
                 return
 
     async def startup(self) -> None:
+        """The app factory's other half: the one place that picks the concrete store."""
         await self.upstream.start()
+        cache_cfg = self.config.cache
+        self.store = open_store(cache_cfg, time.monotonic)  # the clock of the circuit breaker
+        self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics)
+        self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
+        self.pipeline.cache = self.cache_flow
+        self.admin.cache = self.cache
         self.started = True
 
     async def shutdown(self) -> None:
         self.started = False
+        if self.cache_flow is not None:
+            await self.cache_flow.drain()
+        if self.store is not None:
+            await self.store.close()
         await self.upstream.close()
 
     # ------------------------------------------------------------------------------------------
@@ -132,6 +140,9 @@ class GatewayApp:
                 await self.proxy(scope, receive, send, endpoint, request_id)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
+            elif path == "/metrics" or path.startswith("/admin/"):
+                status, content_type, body = await self.admin.handle(scope)
+                await _send_body(send, status, [(b"content-type", content_type)], body, request_id)
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
@@ -312,6 +323,25 @@ class DisconnectWatch:
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+
+
+def _model_lists(models: ModelTable) -> tuple[bytes, bytes]:
+    """`GET /v1/models` answers in the OpenAI and the Anthropic shape."""
+    names = models.names
+    openai_list = {
+        "object": "list",
+        "data": [
+            {"id": n, "object": "model", "created": 0, "owned_by": models.resolve(n).provider.name}  # type: ignore[union-attr]
+            for n in names
+        ],
+    }
+    anthropic_list = {
+        "data": [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names],
+        "has_more": False,
+        "first_id": names[0] if names else None,
+        "last_id": names[-1] if names else None,
+    }
+    return orjson.dumps(openai_list), orjson.dumps(anthropic_list)
 
 
 def path_is_models(path: str) -> bool:

@@ -8,6 +8,8 @@ hop-by-hop ones, framing (recomputed by the gateway), cookies and account identi
 
 from __future__ import annotations
 
+from warmgate.controls import VENDOR_HEADERS
+
 _HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
     "proxy-authorization", "proxy-authenticate",
@@ -18,6 +20,7 @@ DROP_REQUEST = _HOP_BY_HOP | {
     "openai-organization", "openai-project", "anthropic-workspace-id",
     "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
 }
+DROP_REQUEST |= {h.decode() for h in VENDOR_HEADERS}  # gateway-cache controls (Cloudflare, Helicone, VNG)
 DROP_REQUEST_PREFIXES = ("x-warmgate-",)
 
 DROP_RESPONSE = {

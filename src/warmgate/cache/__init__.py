@@ -1,0 +1,1 @@
+"""The response cache: keys (canonical, versioned) and the effective per-request policy."""

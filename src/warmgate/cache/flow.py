@@ -1,0 +1,268 @@
+"""The response cache on a request's way: controls -> policy -> key -> lookup (hit / stale) ->
+coalesce -> forward -> record -> store, and the cache headers of the reply.
+
+`CacheFlow.handle` wraps a `forward` callable (the router's call to the provider) so the cache knows
+nothing about accounts, and the router nothing about the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from warmgate.cache.coalesce import SingleFlight, wait
+from warmgate.cache.entry import CachedAnswer
+from warmgate.cache.keys import cache_key
+from warmgate.cache.policy import CachePolicy, effective
+from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
+from warmgate.cache.service import Found, ResponseCache
+from warmgate.config import CacheConfig
+from warmgate.controls import parse_controls
+from warmgate.dialects.usage import read_usage
+from warmgate.exchange import BodyStream, Reply, Request
+from warmgate.metrics import Metrics
+
+log = logging.getLogger("warmgate.cache")
+
+CACHEABLE = frozenset({"chat.completions", "responses", "messages", "embeddings"})
+STREAMED = frozenset({"chat.completions", "responses", "messages"})
+
+# result -> (x-warmgate-cache, cf-aig-cache-status, helicone-cache)
+_STATUS_HEADERS = {
+    result: [(b"x-warmgate-cache", xw), (b"cf-aig-cache-status", cf), (b"helicone-cache", hc)]
+    for result, xw, cf, hc in (
+        ("hit", b"HIT", b"HIT", b"HIT"),
+        ("stale", b"STALE", b"HIT", b"HIT"),
+        ("miss", b"MISS", b"MISS", b"MISS"),
+        ("bypass", b"BYPASS", b"MISS", b"MISS"),
+    )
+}
+_JSON = (b"content-type", b"application/json")
+_SSE = (b"content-type", b"text/event-stream; charset=utf-8")
+
+HIT_MARK = {"warmgate": hit_marker()}
+
+Forward = Callable[[dict[str, Any]], Awaitable[Reply]]
+
+
+class CacheFlow:
+    def __init__(self, cfg: CacheConfig, cache: ResponseCache, metrics: Metrics):
+        self.cfg = cfg
+        self.cache = cache
+        self.metrics = metrics
+        self.flights = SingleFlight()
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def applies(self, req: Request) -> bool:
+        return req.endpoint.name in CACHEABLE and req.json is not None
+
+    async def handle(self, req: Request, model: str, resolved_model: str, forward: Forward) -> Reply:
+        """Answer `req` from the cache or through `forward(body)` (the body with gateway-only fields
+        such as LiteLLM's `cache` object removed), storing what is storable."""
+        assert req.json is not None
+        directive, parsed = parse_controls(req.headers, req.json)
+        body = parsed if parsed is not None else req.json
+        policy = effective(self.cfg, model, directive, req.tenant)
+        labels = (req.tenant, model)
+        if not policy.enabled:
+            return self._tag(await forward(body), "bypass", labels)
+        key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
+                        model=resolved_model, body=body, custom_key=policy.custom_key)
+        if policy.lookup:
+            found = await self.cache.lookup(key, policy)
+            if found is not None:
+                if found.state == "stale":
+                    self._refresh(req.endpoint.name, key, policy, body, forward, found.index)
+                return self._hit(req, found, key, labels, policy)
+        if not policy.store:
+            return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
+
+        leader = True
+        if policy.lookup and policy.bucket_size == 1:
+            waiting = self.flights.join(key)
+            if waiting is not None:
+                answer = await wait(waiting, self.cfg.coalesce_timeout)
+                if answer is not None:
+                    self.metrics.cache_coalesced.inc(labels)
+                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy)
+                leader = False  # the leader's answer was not storable or took too long: go ourselves
+        started = time.perf_counter()
+        try:
+            reply = await forward(body)
+        except BaseException:
+            if leader:
+                self.flights.finish(key, None)
+            raise
+        result = "miss" if policy.lookup else "bypass"  # no-cache: fetched fresh (and stored), not looked up
+        return self._tag(self._record(req, reply, key, policy, leader, started), result, labels, key)
+
+    # -- replies ---------------------------------------------------------------------------------
+
+    def _hit(self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy) -> Reply:
+        answer = found.answer
+        self.metrics.cache.inc((*labels, found.state))
+        self.metrics.cache_tokens_saved.inc(labels, answer.tokens)
+        if req.facts.stream and req.endpoint.name in STREAMED:
+            body = orjson.loads(answer.body)
+            payload = b"".join(
+                replay_stream(req.endpoint.name, body, raw_events=answer.events, include_usage=_include_usage(req.json))
+            )
+            headers = [_SSE]
+        else:
+            payload, headers = answer.body, [_JSON]
+        headers.extend(_STATUS_HEADERS[found.state])
+        headers.append((b"age", str(int(found.age)).encode()))
+        headers.append((b"x-warmgate-cache-key", key.encode()))
+        if policy.bucket_size > 1:
+            headers.append((b"helicone-cache-bucket-idx", str(found.index).encode()))
+        return Reply(answer.status, headers, body=payload)
+
+    def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
+        self.metrics.cache.inc((*labels, result))
+        reply.headers.extend(_STATUS_HEADERS[result])
+        if key is not None:
+            reply.headers.append((b"x-warmgate-cache-key", key.encode()))
+        return reply
+
+    # -- recording and storing -------------------------------------------------------------------
+
+    def _record(self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float) -> Reply:
+        endpoint = req.endpoint.name
+        labels = (req.tenant, req.facts.model or "")
+        if reply.stream is not None:
+            if reply.status == 200 and endpoint in STREAMED:
+                recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
+
+                def done(recorded: Any) -> None:
+                    answer = None
+                    if recorded is not None:
+                        answer = self._answer(endpoint, reply.status, recorded.body, recorded.raw, started)
+                    if leader:
+                        self.flights.finish(key, answer)
+                    if answer is not None:
+                        self._save(key, policy, answer, labels)
+
+                reply.stream = RecordingStream(reply.stream, recorder, done)
+            elif leader:
+                self.flights.finish(key, None)
+            return reply
+        answer = None
+        if len(reply.body) <= self.cfg.max_entry_bytes:
+            try:
+                parsed = orjson.loads(reply.body)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
+                answer = self._answer(endpoint, reply.status, parsed, None, started)
+        if leader:
+            self.flights.finish(key, answer)
+        if answer is not None:
+            self._save(key, policy, answer, labels)
+        return reply
+
+    def _answer(self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float) -> CachedAnswer:
+        return CachedAnswer(
+            status=status,
+            body=orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK}),
+            events=raw,
+            upstream_ms=(time.perf_counter() - started) * 1000.0,
+            tokens=read_usage(endpoint, body).total,
+        )
+
+    def _save(self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None) -> None:
+        async def save() -> None:
+            if await self.cache.save(key, policy, answer, index) is not None:
+                self.metrics.cache_stores.inc(labels)
+
+        self._spawn(save())
+
+    def _refresh(
+        self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int
+    ) -> None:
+        """One background request refreshes a stale entry (never two for the same key)."""
+        if key in self._refreshing:
+            return
+        self._refreshing.add(key)
+
+        async def refresh() -> None:
+            try:
+                started = time.perf_counter()
+                plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+                reply = await forward(plain)
+                if reply.stream is not None:
+                    await reply.stream.aclose()
+                    return
+                parsed = orjson.loads(reply.body) if reply.body else None
+                if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
+                    answer = self._answer(endpoint, reply.status, parsed, None, started)
+                    await self.cache.save(key, policy, answer, index)
+            except Exception as e:  # a failed refresh leaves the stale entry; it expires by itself
+                log.warning("background refresh of a stale cache entry failed: %s", e)
+            finally:
+                self._refreshing.discard(key)
+
+        self._spawn(refresh())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Let pending saves finish (at shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+class RecordingStream:
+    """Forwards a provider stream chunk by chunk while recording it; `done(recorded | None)` is
+    called once: with the recording when the stream ended cleanly, with None when it was cut."""
+
+    __slots__ = ("_done", "_finished", "_inner", "_it", "_recorder")
+
+    def __init__(self, inner: BodyStream, recorder: StreamRecorder, done: Callable[[Any], None]):
+        self._inner = inner
+        self._it = inner.__aiter__()
+        self._recorder = recorder
+        self._done = done
+        self._finished = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._finish(self._recorder.finish())
+            raise
+        self._recorder.feed(chunk)
+        return chunk
+
+    def _finish(self, recorded: Any) -> None:
+        if not self._finished:
+            self._finished = True
+            self._done(recorded)
+
+    async def aclose(self) -> None:
+        self._finish(None)  # no-op when it already ended cleanly
+        await self._inner.aclose()
+
+
+def _storable(endpoint: str, status: int, body: dict[str, Any]) -> bool:
+    if endpoint == "embeddings":
+        data = body.get("data")
+        return 200 <= status < 300 and isinstance(data, list) and len(data) > 0
+    return is_storable(endpoint, status, body)
+
+
+def _include_usage(body: dict[str, Any] | None) -> bool:
+    opts = body.get("stream_options") if body else None
+    return isinstance(opts, dict) and opts.get("include_usage") is True
+

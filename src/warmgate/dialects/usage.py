@@ -1,0 +1,45 @@
+"""Token usage as each wire format reports it. Pure.
+
+    chat.completions  usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens
+    responses         usage.input_tokens, usage.output_tokens, usage.input_tokens_details.cached_tokens
+    messages          usage.input_tokens (after the last cache breakpoint), cache_read_input_tokens,
+                      cache_creation_input_tokens, output_tokens; prompt = all three input counts
+    embeddings        usage.prompt_tokens
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt: int = 0  # every prompt token, cached or not
+    cached: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write: int = 0  # prompt tokens written to it (Anthropic)
+    completion: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+
+def _int(d: Any, key: str) -> int:
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
+def read_usage(endpoint: str, body: Any) -> Usage:
+    """The usage of a response body (or of a stream's assembled body); zeros where absent."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return Usage()
+    if endpoint == "messages":
+        read, write = _int(usage, "cache_read_input_tokens"), _int(usage, "cache_creation_input_tokens")
+        return Usage(_int(usage, "input_tokens") + read + write, read, write, _int(usage, "output_tokens"))
+    if endpoint == "responses":
+        return Usage(_int(usage, "input_tokens"), _int(usage.get("input_tokens_details"), "cached_tokens"), 0,
+                     _int(usage, "output_tokens"))
+    return Usage(_int(usage, "prompt_tokens"), _int(usage.get("prompt_tokens_details"), "cached_tokens"), 0,
+                 _int(usage, "completion_tokens"))

@@ -1,0 +1,38 @@
+"""The one place that picks a concrete cache store from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from warmgate.config import CacheConfig
+from warmgate.stores.base import CacheStore
+from warmgate.stores.guard import GuardedStore
+from warmgate.stores.memory import MemoryStore
+
+
+def open_store(cfg: CacheConfig, clock: Callable[[], float]) -> CacheStore:
+    """The store named by `cfg.store`. SQLite and Redis come wrapped in a `GuardedStore` (deadline
+    `store_timeout`, circuit breaker `breaker_failures` / `breaker_reset` on the monotonic `clock`);
+    memory needs neither, it cannot block or fail.
+
+    Nothing here waits on the backend: the Redis store connects on first use, so the gateway starts
+    while Redis is down, and the SQLite file is opened on the store's worker thread."""
+    inner: CacheStore
+    if cfg.store == "memory":
+        return MemoryStore(cfg.memory.max_bytes)
+    if cfg.store == "sqlite":
+        from warmgate.stores.sqlite import SqliteStore
+
+        inner = SqliteStore(cfg.sqlite.path)
+    else:
+        # redis is an optional dependency: imported only when configured (STYLE habit 1).
+        from warmgate.stores.redis import RedisStore
+
+        inner = RedisStore(cfg.redis.url, cfg.redis.key_prefix)
+    return GuardedStore(
+        inner,
+        timeout=cfg.store_timeout,
+        failures=cfg.breaker_failures,
+        reset=cfg.breaker_reset,
+        clock=clock,
+    )

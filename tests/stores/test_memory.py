@@ -1,0 +1,90 @@
+"""MemoryStore beyond the contract: the byte bound and the LRU order."""
+
+from __future__ import annotations
+
+import random
+
+from tests.stores.conftest import NOW, entry
+from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore
+
+
+def cost(key: str, *sizes: int) -> int:
+    return int(BUCKET_OVERHEAD + len(key) + sum(n + ENTRY_OVERHEAD for n in sizes))
+
+
+async def test_bytes_are_counted_with_overheads() -> None:
+    store = MemoryStore(max_bytes=1 << 20)
+    await store.add("a", entry(b"x" * 100), 2, NOW)
+    await store.add("a", entry(b"x" * 50), 2, NOW)
+    await store.add("bb", entry(b""), 1, NOW)
+    assert store.bytes == cost("a", 100, 50) + cost("bb", 0)
+    await store.replace("a", 0, entry(b"y" * 10), NOW)
+    assert store.bytes == cost("a", 10, 50) + cost("bb", 0)
+    await store.delete("a")
+    assert store.bytes == cost("bb", 0)
+    await store.delete_prefix("")
+    assert store.bytes == 0 and len(store) == 0
+
+
+async def test_the_least_recently_used_bucket_goes_first() -> None:
+    one = cost("k0", 1000)
+    store = MemoryStore(max_bytes=3 * one)
+    for i in range(3):
+        await store.add(f"k{i}", entry(b"x" * 1000), 1, NOW)
+    assert await store.get("k0", NOW)  # k0 is now the most recently used; k1 the least
+    await store.add("k3", entry(b"x" * 1000), 1, NOW)
+    assert await store.get("k1", NOW) == []
+    assert [bool(await store.get(k, NOW)) for k in ("k0", "k2", "k3")] == [True, True, True]
+    assert store.evictions == 1 and store.bytes <= store.max_bytes
+
+
+async def test_an_add_refreshes_its_bucket() -> None:
+    one = cost("k0", 1000)
+    store = MemoryStore(max_bytes=3 * one + ENTRY_OVERHEAD + 10)
+    for i in range(3):
+        await store.add(f"k{i}", entry(b"x" * 1000), 2, NOW)
+    await store.add("k0", entry(b"y" * 10), 2, NOW)  # touches k0 (and still fits)
+    await store.add("k9", entry(b"x" * 1000), 1, NOW)
+    assert await store.get("k1", NOW) == []
+    assert len(await store.get("k0", NOW)) == 2
+
+
+async def test_an_entry_larger_than_the_whole_store_is_refused_without_evicting() -> None:
+    store = MemoryStore(max_bytes=4096)
+    await store.add("small", entry(b"s"), 1, NOW)
+    assert await store.add("big", entry(b"x" * 5000), 1, NOW) is None
+    assert await store.get("small", NOW) == [entry(b"s")]
+    # a bucket may not outgrow the store either, by adding or by replacing
+    await store.add("b", entry(b"x" * 1500), 3, NOW)
+    await store.add("b", entry(b"x" * 1500), 3, NOW)
+    assert await store.add("b", entry(b"x" * 1500), 3, NOW) is None
+    assert await store.replace("b", 0, entry(b"x" * 4000), NOW) is False
+
+
+async def test_dead_entries_leave_the_byte_count_when_touched() -> None:
+    store = MemoryStore(max_bytes=1 << 20)
+    await store.add("k", entry(b"x" * 100, ttl=10), 2, NOW)
+    await store.add("k", entry(b"y" * 100, ttl=100), 2, NOW)
+    assert [e.value for e in await store.get("k", NOW + 50)] == [b"y" * 100]
+    assert store.bytes == cost("k", 100)
+    assert await store.get("k", NOW + 500) == []
+    assert store.bytes == 0 and len(store) == 0
+
+
+async def test_the_bound_holds_under_random_use() -> None:
+    rnd = random.Random(7)
+    store = MemoryStore(max_bytes=50_000)
+    now = NOW
+    for step in range(3000):
+        now += rnd.choice([0, 0.1, 1])
+        key = f"k{rnd.randrange(60)}"
+        if rnd.random() < 0.6:
+            await store.add(key, entry(b"v" * rnd.randrange(3000), at=now, ttl=rnd.choice([5, 50])), 3, now)
+        elif rnd.random() < 0.9:
+            await store.get(key, now)
+        else:
+            await store.replace(key, rnd.randrange(3), entry(b"r" * rnd.randrange(3000), at=now), now)
+        assert store.bytes <= store.max_bytes, step
+    # the running count matches a recount
+    buckets = store._buckets
+    assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())
