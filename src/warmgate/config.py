@@ -70,6 +70,7 @@ class Account(_Model):
     api_key: SecretStr
     base_url: str | None = None
     timeouts: Timeouts | None = None
+    weight: float = Field(default=1.0, gt=0, description="share of affinity keys placed on this account")
 
     @field_validator("api_key")
     @classmethod

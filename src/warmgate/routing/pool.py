@@ -1,12 +1,14 @@
-"""Account pools: which account of a provider serves a request, and which one to try next.
+"""Account pools: the accounts of a provider, their in-flight counts and cooldowns, and the
+key-less strategies (least loaded, round robin, random).
 
-For now a simple spread: the account with the fewest requests in flight, ties broken in turn,
-skipping accounts that are cooling down after a failure (429 honours `retry-after`). The
-prompt-cache affinity router replaces `pick` with placement by key; the bookkeeping stays.
+Accounts cooling down after a failure (a 429 honours `retry-after`) are skipped while another
+account is available. The affinity router places keyed requests itself (`routing.placement`) and
+uses the pool for health, load and names.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -37,9 +39,10 @@ class AccountState:
 class Pool:
     """The accounts of one provider and their in-flight counts and cooldowns."""
 
-    def __init__(self, provider: Provider, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, provider: Provider, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
         self.provider = provider
         self._clock = clock
+        self._rng = rng or random.Random()
         self._turn = 0
         self.accounts = [
             AccountState(
@@ -51,9 +54,32 @@ class Pool:
             )
             for a in provider.accounts
         ]
+        self._by_name = {a.name: a for a in self.accounts}
+        self.weights = [(a.account.name, a.account.weight) for a in self.accounts]
+        self.weight_map = (
+            None if all(w == 1.0 for _, w in self.weights) else {name: w for name, w in self.weights}
+        )
 
-    def pick(self, exclude: Collection[AccountState] = ()) -> AccountState | None:
-        """The next account to try, or None when every account was tried already."""
+    def account(self, name: str | None) -> AccountState | None:
+        return self._by_name.get(name) if name is not None else None
+
+    def healthy(self, acct: AccountState | None) -> bool:
+        return acct is not None and acct.cooldown_until <= self._clock()
+
+    def pick(self, exclude: Collection[AccountState] = (), strategy: str = "least_loaded") -> AccountState | None:
+        """The next account to try for a request without affinity, or None when every account was
+        tried already. Healthy accounts first; `least_loaded` (fewest in flight, ties in turn),
+        `round_robin` or `random` among them."""
+        if strategy == "round_robin" or strategy == "random":
+            now = self._clock()
+            left = [a for a in self.accounts if a not in exclude]
+            if not left:
+                return None
+            healthy = [a for a in left if a.cooldown_until <= now] or left
+            if strategy == "random":
+                return self._rng.choice(healthy)
+            self._turn = (self._turn + 1) % len(self.accounts)
+            return healthy[self._turn % len(healthy)]
         now = self._clock()
         n = len(self.accounts)
         best: AccountState | None = None

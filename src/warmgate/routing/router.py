@@ -1,32 +1,60 @@
-"""Calling the provider over an account pool: pick an account, send, and on a 429, a 5xx, a timeout
-or a connection failure try another account of the pool before the client hears of it. The
-failing account cools down (a 429's `retry-after` is honoured)."""
+"""Calling the provider over an account pool.
+
+1. Choose the account: with `routing.strategy: affinity`, by the request's affinity key (a binding
+   written after an earlier success, else rendezvous hashing of the key with a bounded-load guard,
+   so every gateway instance agrees without shared state); otherwise round robin, random or least
+   loaded. A request without any key (or too short to be cached by the provider) is spread by load.
+2. Send; on a 429, a 5xx, a timeout or a connection failure try the key's next account before the
+   client hears of it. The failing account cools down (a 429's `retry-after` is honoured).
+3. After a success: bind the conversation to the account that served it (first writer wins; on
+   failover the binding moves), and bind the ids a later request may name (the response's own
+   `id`, the `x-warmgate-request-id`, stored responses, videos, files) to that account.
+4. Count provider prompt-cache use (cached prompt tokens) per account and model.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
 import time
+from collections.abc import Awaitable
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import aiohttp
+import orjson
 
-from warmgate.config import Config
-from warmgate.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from warmgate.config import Config, RoutingConfig
+from warmgate.dialects.usage import read_usage
+from warmgate.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamUnavailable
 from warmgate.exchange import Reply, Request
+from warmgate.metrics import Metrics
+from warmgate.routing.affinity import AffinityKey, affinity_keys, id_binding_key, id_binding_ttl, response_ids
+from warmgate.routing.bindings import Bindings
 from warmgate.routing.models import Resolved
+from warmgate.routing.placement import place, rendezvous_order
 from warmgate.routing.pool import AccountState, Pool
 from warmgate.upstream.client import Upstream, UpstreamFailure
 from warmgate.upstream.headers import request_headers, response_headers
+
+log = logging.getLogger("warmgate.routing")
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504, 520, 522, 524, 529})
 COOLDOWN_429 = 5.0
 COOLDOWN_5XX = 2.0
 COOLDOWN_UNREACHABLE = 5.0
+USAGE_ENDPOINTS = frozenset({"chat.completions", "responses", "messages"})
 
 
 class Router:
-    def __init__(self, config: Config, upstream: Upstream):
+    def __init__(self, config: Config, upstream: Upstream, bindings: Bindings, metrics: Metrics):
         self.upstream = upstream
+        self.cfg: RoutingConfig = config.routing
+        self.bindings = bindings
+        self.metrics = metrics
         self.pools = {p.name: Pool(p) for p in config.providers}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def call(self, req: Request, resolved: Resolved, body: bytes) -> Reply:
         """The provider's reply (success, or its own error when every tried account failed);
@@ -40,30 +68,108 @@ class Router:
         tail = req.path[3:] + ("?" + req.query.decode("latin-1") if req.query else "")
         send_body = body if req.method not in ("GET", "HEAD") or body else None
 
+        scope = f"{provider.name}|{req.tenant}"
+        choice = await self._choose(req, pool, scope) if self.cfg.strategy == "affinity" else None
         tried: list[AccountState] = []
         last_reply: Reply | None = None
         last_failure: UpstreamFailure | None = None
         while len(tried) < provider.retry_attempts:
-            acct = pool.pick(tried)
+            acct = choice.next(pool, tried) if choice is not None else pool.pick(tried, self.cfg.strategy)
             if acct is None:
                 break
             tried.append(acct)
             try:
                 reply = await self._attempt(req, acct, tail, [*headers, acct.auth_header], send_body)
             except UpstreamFailure as f:
+                self.metrics.upstream.inc((provider.name, acct.name, "timeout" if f.timeout else "unreachable"))
                 pool.cool_down(acct, COOLDOWN_UNREACHABLE)
                 last_failure = f
                 continue
             if reply.status in RETRYABLE:
+                self.metrics.upstream.inc((provider.name, acct.name, str(reply.status)))
                 pool.cool_down(acct, (reply.retry_after or COOLDOWN_429) if reply.status == 429 else COOLDOWN_5XX)
                 last_reply = reply
                 continue
+            self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
             reply.attempts = [a.name for a in tried]
+            if reply.status < 400:
+                self._after_success(req, reply, acct, scope, choice)
             return reply
         if last_reply is not None:  # the provider's own error, unchanged
             last_reply.attempts = [a.name for a in tried]
             return last_reply
         raise _failure_error(last_failure, len(tried))
+
+    async def _choose(self, req: Request, pool: Pool, scope: str) -> Choice | None:
+        """The affinity choice for a request: its key, the account bound to it, and the key's order."""
+        keys = affinity_keys(req.path, req.headers, req.json, min_prefix_tokens=self.cfg.min_prefix_tokens)
+        stored = req.json.get("previous_response_id") if req.json is not None else None
+        if isinstance(stored, str) and stored:
+            # A stored response exists only on the account that created it: that outranks any
+            # conversation binding (which may have moved on failover since).
+            keys = itertools.chain([AffinityKey("stored_response", stored)], keys)
+        for key in keys:
+            bound = await self.bindings.get(key.binding_key(scope))
+            if key.pointer and bound is None:
+                continue  # an id nobody bound here: the next key decides
+            if bound is not None and pool.account(bound) is None:
+                if key.kind == "stored_response":
+                    raise BadRequest(
+                        f"the response {key.value!r} was stored by account {bound!r}, which is no longer in the pool",
+                        param="previous_response_id", code="previous_response_not_found",
+                    )
+                bound = None
+            order = rendezvous_order(key.binding_key(scope), pool.weights)
+            return Choice(key, key.binding_key(scope), bound, order, self.cfg.load_bound)
+        return None
+
+    def _after_success(self, req: Request, reply: Reply, acct: AccountState, scope: str, choice: Choice | None) -> None:
+        endpoint = req.endpoint.name
+        affinity = self.cfg.strategy == "affinity"
+        parsed: Any = None
+        if reply.stream is None and reply.body[:1] == b"{" and (affinity or endpoint in USAGE_ENDPOINTS):
+            try:
+                parsed = orjson.loads(reply.body)
+            except orjson.JSONDecodeError:
+                parsed = None
+        if isinstance(parsed, dict):
+            if endpoint in USAGE_ENDPOINTS:
+                self._count_usage(acct, req, parsed)
+            if affinity:
+                self._bind_ids(req, parsed, acct, scope)
+        if not affinity:
+            return
+        writes: list[Awaitable[Any]] = [
+            self.bindings.set(id_binding_key(scope, req.request_id), acct.name, self.cfg.response_binding_ttl)
+        ]
+        if choice is not None and not choice.key.pointer and choice.key.kind != "prefix":
+            if choice.bound is not None and choice.bound != acct.name:
+                writes.append(self.bindings.move(choice.binding_key, choice.bound, acct.name, self.cfg.binding_ttl))
+            else:
+                writes.append(self.bindings.set(choice.binding_key, acct.name, self.cfg.binding_ttl))
+        self._spawn(writes)
+
+    def _bind_ids(self, req: Request, body: dict[str, Any], acct: AccountState, scope: str) -> None:
+        ids = response_ids(req.path, body)
+        if ids:
+            ttl = id_binding_ttl(req.path, req.json, self.cfg)
+            self._spawn([self.bindings.set(id_binding_key(scope, i), acct.name, ttl) for i in ids])
+
+    def _count_usage(self, acct: AccountState, req: Request, body: dict[str, Any]) -> None:
+        usage = read_usage(req.endpoint.name, body)
+        if usage.prompt:
+            labels = (acct.provider.name, acct.name, req.facts.model or "")
+            self.metrics.provider_prompt_tokens.inc(labels, usage.prompt)
+            self.metrics.provider_cached_tokens.inc(labels, usage.cached)
+
+    def _spawn(self, writes: list[Awaitable[Any]]) -> None:
+        async def run() -> None:
+            for w in writes:
+                await w
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _attempt(
         self, req: Request, acct: AccountState, tail: str, headers: list[tuple[str, str]], body: bytes | None
@@ -76,7 +182,11 @@ class Router:
         try:
             resp = await self.upstream.send(req.method, acct.base_url + tail, headers, body, acct.timeouts)
             out_headers = response_headers(resp.raw_headers)
-            streaming = resp.content_type == "text/event-stream" or not req.endpoint.known
+            # Streams, and passthrough bodies that are not JSON (audio, file contents), are relayed
+            # chunk by chunk; JSON answers are read whole (usage, ids to bind, the cache).
+            streaming = resp.content_type == "text/event-stream" or (
+                not req.endpoint.known and resp.content_type != "application/json"
+            )
             if streaming and resp.status < 400:
                 handed_off = True
                 return Reply(resp.status, out_headers, stream=StreamBody(resp, acct), account=acct.name)
@@ -95,6 +205,33 @@ class Router:
 
     def ready(self) -> bool:
         return all(pool.usable() for pool in self.pools.values())
+
+
+class Choice:
+    """Where an affinity key sends a request: its bound account first (while healthy), then the
+    key's rendezvous order under the load bound."""
+
+    __slots__ = ("binding_key", "bound", "key", "load_bound", "order")
+
+    def __init__(self, key: AffinityKey, binding_key: str, bound: str | None, order: list[str], load_bound: float):
+        self.key = key
+        self.binding_key = binding_key
+        self.bound = bound
+        self.order = order
+        self.load_bound = load_bound
+
+    def next(self, pool: Pool, tried: list[AccountState]) -> AccountState | None:
+        tried_names = {a.name for a in tried}
+        if self.bound is not None and self.bound not in tried_names:
+            acct = pool.account(self.bound)
+            if acct is not None and pool.healthy(acct):
+                return acct
+        order = [n for n in self.order if n not in tried_names]
+        in_flight = {a.name: a.in_flight for a in pool.accounts}
+        name = place(order, in_flight, lambda n: pool.healthy(pool.account(n)), self.load_bound, weights=pool.weight_map)
+        if name is None and order:
+            name = order[0]  # every remaining account is cooling down: still try the key's next choice
+        return pool.account(name) if name is not None else None
 
 
 class StreamBody:

@@ -38,6 +38,7 @@ from warmgate.errors import (
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
 from warmgate.pipeline import Pipeline
+from warmgate.routing.bindings import open_bindings
 from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
@@ -74,7 +75,8 @@ class GatewayApp:
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
         self.cache_flow: CacheFlow | None = None
-        self.pipeline = Pipeline(config, Router(config, self.upstream), None)
+        self.bindings = open_bindings(config.routing)
+        self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
         )
@@ -125,6 +127,7 @@ class GatewayApp:
             await self.cache_flow.drain()
         if self.store is not None:
             await self.store.close()
+        await self.bindings.close()
         await self.upstream.close()
 
     # ------------------------------------------------------------------------------------------
