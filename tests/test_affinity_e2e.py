@@ -165,3 +165,30 @@ def test_two_instances_sharing_redis_agree(clean_sim: Sim, gateway_factory: Gate
         assert r.headers["x-warmgate-account"] == home  # instance b learned the binding from Redis
     metrics = request("GET", a.url + "/metrics").ok().body.decode()
     assert "warmgate_provider_prompt_tokens_total" in metrics
+
+
+def test_provider_cache_use_is_measured_from_plain_and_streamed_usage(
+    clean_sim: Sim, gateway_factory: GatewayFactory, sdk: Clients
+) -> None:
+    gw = gateway_factory(affinity_config(clean_sim.url))
+    system = " ".join(f"rule{i} holds." for i in range(700))  # ~2 100 tokens: cacheable
+    oa, an = sdk.openai(gw.url), sdk.anthropic(gw.url)
+    for i in range(3):
+        msgs = [{"role": "system", "content": system}, {"role": "user", "content": f"q{i}"}]
+        list(oa.chat.completions.create(model="gpt-sim", messages=msgs, stream=True,  # type: ignore[arg-type]
+                                        stream_options={"include_usage": True}))
+        with an.messages.stream(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": f"q{i}"}],
+                                system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]) as s:
+            s.get_final_message()
+        oa.responses.create(model="gpt-sim", instructions=system, input=f"q{i}")
+
+    def total(text: str, name: str, model: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + "{") and f'model="{model}"' in line)
+
+    metrics = request("GET", gw.url + "/metrics").ok().body.decode()
+    sim_accounts = clean_sim.stats()["accounts"].values()
+    sim_cached = sum(a["cached_tokens"] for a in sim_accounts)
+    gw_cached = sum(total(metrics, "warmgate_provider_cached_tokens_total", m) for m in ("gpt-sim", "claude-sim"))
+    assert sim_cached > 0 and gw_cached == sim_cached  # every cached token the provider reported, counted
+    assert total(metrics, "warmgate_provider_prompt_tokens_total", "claude-sim") > 0

@@ -43,3 +43,27 @@ def read_usage(endpoint: str, body: Any) -> Usage:
                      _int(usage, "output_tokens"))
     return Usage(_int(usage, "prompt_tokens"), _int(usage.get("prompt_tokens_details"), "cached_tokens"), 0,
                  _int(usage, "completion_tokens"))
+
+
+def read_stream_usage(endpoint: str, events: list[Any]) -> Usage:
+    """The usage of a stream from its parsed event payloads (in order; typically the first and the
+    last few events): chat's final usage chunk, the Responses `response.completed` event, or the
+    Anthropic `message_start` usage updated by `message_delta`."""
+    if endpoint == "messages":
+        merged: dict[str, Any] = {}
+        for e in events:
+            if not isinstance(e, dict):
+                continue
+            if e.get("type") == "message_start" and isinstance(e.get("message"), dict):
+                merged.update(e["message"].get("usage") or {})
+            elif e.get("type") == "message_delta" and isinstance(e.get("usage"), dict):
+                merged.update({k: v for k, v in e["usage"].items() if v is not None})
+        return read_usage(endpoint, {"usage": merged})
+    for e in reversed(events):
+        if not isinstance(e, dict):
+            continue
+        if endpoint == "responses" and e.get("type") == "response.completed" and isinstance(e.get("response"), dict):
+            return read_usage(endpoint, e["response"])
+        if endpoint == "chat.completions" and isinstance(e.get("usage"), dict):
+            return read_usage(endpoint, e)
+    return Usage()

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 from warmgate.config import Config, RoutingConfig
-from warmgate.dialects.usage import read_usage
+from warmgate.dialects.usage import Usage, read_stream_usage, read_usage
 from warmgate.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamUnavailable
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
@@ -35,6 +35,7 @@ from warmgate.routing.bindings import Bindings
 from warmgate.routing.models import Resolved
 from warmgate.routing.placement import place, rendezvous_order
 from warmgate.routing.pool import AccountState, Pool
+from warmgate.sse import parse as parse_sse
 from warmgate.upstream.client import Upstream, UpstreamFailure
 from warmgate.upstream.headers import request_headers, response_headers
 
@@ -156,7 +157,9 @@ class Router:
             self._spawn([self.bindings.set(id_binding_key(scope, i), acct.name, ttl) for i in ids])
 
     def _count_usage(self, acct: AccountState, req: Request, body: dict[str, Any]) -> None:
-        usage = read_usage(req.endpoint.name, body)
+        self._count(acct, req, read_usage(req.endpoint.name, body))
+
+    def _count(self, acct: AccountState, req: Request, usage: Usage) -> None:
         if usage.prompt:
             labels = (acct.provider.name, acct.name, req.facts.model or "")
             self.metrics.provider_prompt_tokens.inc(labels, usage.prompt)
@@ -189,7 +192,15 @@ class Router:
             )
             if streaming and resp.status < 400:
                 handed_off = True
-                return Reply(resp.status, out_headers, stream=StreamBody(resp, acct), account=acct.name)
+                on_end = None
+                if req.endpoint.name in USAGE_ENDPOINTS and resp.content_type == "text/event-stream":
+
+                    def on_end(head: bytes, tail: bytes) -> None:
+                        # a short stream is all in `tail`; a long one is read at both ends
+                        payloads = _payloads(tail) if len(tail) < _TAIL_BYTES else _payloads(head) + _payloads(tail)
+                        self._count(acct, req, read_stream_usage(req.endpoint.name, payloads))
+
+                return Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name)
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as e:
@@ -236,32 +247,66 @@ class Choice:
 
 class StreamBody:
     """The provider's body, chunk by chunk as it arrives. `aclose` (always called by the edge,
-    also when the client left early) closes the upstream call and ends the account's in-flight count."""
+    also when the client left early) closes the upstream call and ends the account's in-flight count.
 
-    __slots__ = ("_acct", "_chunks", "_closed", "_resp")
+    It keeps the stream's first and last few KB, and when the stream ends cleanly hands them to
+    `on_end` (the router reads the usage there: no parsing of the whole stream)."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, acct: AccountState):
+    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail")
+
+    def __init__(
+        self, resp: aiohttp.ClientResponse, acct: AccountState, on_end: Callable[[bytes, bytes], None] | None = None
+    ):
         self._resp = resp
         self._acct = acct
         self._chunks = resp.content.iter_any()
         self._closed = False
+        self._on_end = on_end
+        self._head = b""
+        self._tail = b""
 
     def __aiter__(self) -> StreamBody:
         return self
 
     async def __anext__(self) -> bytes:
         try:
-            return await self._chunks.__anext__()
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            if self._on_end is not None:
+                on_end, self._on_end = self._on_end, None
+                on_end(self._head, self._tail)
+            raise
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UpstreamFailure(
                 f"the provider's stream broke off: {type(e).__name__}", timeout=isinstance(e, TimeoutError)
             ) from e
+        if self._on_end is not None:
+            if len(self._head) < _HEAD_BYTES:
+                self._head += chunk[: _HEAD_BYTES - len(self._head)]
+            self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+        return chunk
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
             self._resp.close()
             self._acct.in_flight -= 1
+
+
+_HEAD_BYTES = 4096
+_TAIL_BYTES = 32768
+
+
+def _payloads(data: bytes) -> list[Any]:
+    """The JSON payloads of the complete SSE events in `data` (a fragment at either end is skipped)."""
+    out = []
+    for event in parse_sse(data):
+        if event.data[:1] == b"{":
+            try:
+                out.append(orjson.loads(event.data))
+            except orjson.JSONDecodeError:
+                continue
+    return out
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float:
