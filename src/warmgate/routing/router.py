@@ -143,7 +143,9 @@ class Router:
         writes: list[Awaitable[Any]] = [
             self.bindings.set(id_binding_key(scope, req.request_id), acct.name, self.cfg.response_binding_ttl)
         ]
-        if choice is not None and not choice.key.pointer and choice.key.kind != "prefix":
+        # Prefix keys are bound too: after a failover the conversation stays on the account whose
+        # cache it has just warmed, instead of going back (cold) once its first choice recovers.
+        if choice is not None and not choice.key.pointer:
             if choice.bound is not None and choice.bound != acct.name:
                 writes.append(self.bindings.move(choice.binding_key, choice.bound, acct.name, self.cfg.binding_ttl))
             else:
