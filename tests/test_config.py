@@ -23,6 +23,7 @@ providers:
     api: anthropic
     base_url: https://api.anthropic.com/v1
     timeouts: {connect: 2, read: 30}
+    cooldowns: {server_error: 0.5}
     accounts:
       - {name: a, api_key: "k", timeouts: {connect: 1, read: 5}}
 models:
@@ -39,6 +40,7 @@ def test_the_issue_example_loads_with_env_interpolation() -> None:
     assert cfg.models["gpt-5.5"].provider == "openai"
     anth = cfg.provider("anthropic")
     assert anth.account_timeouts(anth.accounts[0]).read == 5
+    assert anth.cooldowns.server_error == 0.5 and openai.cooldowns.server_error == 2.0
     assert cfg.fallback_provider().name == "openai"
     assert "sk-real" not in repr(cfg) and "sk-real" not in str(cfg.model_dump())
 

@@ -80,6 +80,14 @@ class Account(_Model):
         return v
 
 
+class Cooldowns(_Model):
+    """Seconds an account is avoided after a failure (while another account of the pool is healthy)."""
+
+    rate_limited: float = Field(default=5.0, ge=0, description="after a 429 without retry-after")
+    server_error: float = Field(default=2.0, ge=0, description="after a 5xx")
+    unreachable: float = Field(default=5.0, ge=0, description="after a connection failure or timeout")
+
+
 class Provider(_Model):
     name: str = Field(pattern=_NAME)
     api: Literal["openai", "anthropic"]
@@ -88,6 +96,7 @@ class Provider(_Model):
     timeouts: Timeouts = Timeouts()
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
+    cooldowns: Cooldowns = Cooldowns()
 
     @field_validator("base_url")
     @classmethod

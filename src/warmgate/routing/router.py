@@ -42,9 +42,6 @@ from warmgate.upstream.headers import request_headers, response_headers
 log = logging.getLogger("warmgate.routing")
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504, 520, 522, 524, 529})
-COOLDOWN_429 = 5.0
-COOLDOWN_5XX = 2.0
-COOLDOWN_UNREACHABLE = 5.0
 USAGE_ENDPOINTS = frozenset({"chat.completions", "responses", "messages"})
 
 
@@ -83,12 +80,16 @@ class Router:
                 reply = await self._attempt(req, acct, tail, [*headers, acct.auth_header], send_body)
             except UpstreamFailure as f:
                 self.metrics.upstream.inc((provider.name, acct.name, "timeout" if f.timeout else "unreachable"))
-                pool.cool_down(acct, COOLDOWN_UNREACHABLE)
+                pool.cool_down(acct, provider.cooldowns.unreachable)
                 last_failure = f
                 continue
             if reply.status in RETRYABLE:
                 self.metrics.upstream.inc((provider.name, acct.name, str(reply.status)))
-                pool.cool_down(acct, (reply.retry_after or COOLDOWN_429) if reply.status == 429 else COOLDOWN_5XX)
+                cooldowns = provider.cooldowns
+                if reply.status == 429:
+                    pool.cool_down(acct, reply.retry_after if reply.retry_after is not None else cooldowns.rate_limited)
+                else:
+                    pool.cool_down(acct, cooldowns.server_error)
                 last_reply = reply
                 continue
             self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
@@ -300,10 +301,11 @@ _TAIL_BYTES = 32768
 
 
 def _payloads(data: bytes) -> list[Any]:
-    """The JSON payloads of the complete SSE events in `data` (a fragment at either end is skipped)."""
+    """The JSON payloads of the complete SSE events in `data` that carry usage (a fragment at
+    either end is skipped)."""
     out = []
     for event in parse_sse(data):
-        if event.data[:1] == b"{":
+        if event.data[:1] == b"{" and b'"usage"' in event.data:
             try:
                 out.append(orjson.loads(event.data))
             except orjson.JSONDecodeError:
@@ -311,9 +313,9 @@ def _payloads(data: bytes) -> list[Any]:
     return out
 
 
-def _retry_after(resp: aiohttp.ClientResponse) -> float:
+def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
     """Seconds the provider asked us to wait: `retry-after-ms` (OpenAI), else `retry-after`
-    (seconds or an HTTP date), else a default."""
+    (seconds or an HTTP date), else None."""
     ms = resp.headers.get("retry-after-ms")
     if ms is not None:
         try:
@@ -329,7 +331,7 @@ def _retry_after(resp: aiohttp.ClientResponse) -> float:
                 return parsedate_to_datetime(value).timestamp() - time.time()
             except (TypeError, ValueError):
                 pass
-    return COOLDOWN_429
+    return None
 
 
 def _failure_error(failure: UpstreamFailure | None, tried: int) -> GatewayError:
