@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import os
 import platform
-import resource
 import shlex
 import shutil
 import socket
@@ -38,7 +37,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 OVERHEAD = HERE.parent / "overhead"
 sys.path.insert(1, str(OVERHEAD))  # after this script's own directory
-from loadgen import _LUA, _UNIQUE, Body, Result, check, run_client  # noqa: E402
+from loadgen import Body, Result, check, run_client, run_wrk  # noqa: E402
 from report import Run, error_lines, pick, run_json  # noqa: E402
 
 
@@ -115,28 +114,8 @@ end
 def run_wrk_counting(url: str, headers: dict[str, str], body: Body, concurrency: int, duration: int,
                      workdir: Path) -> tuple[Result, dict[str, int]]:
     """loadgen.run_wrk plus the x-warmgate-cache tally of the responses."""
-    hdrs = {"Content-Type": "application/json", **headers}
-    script = workdir / "cache.lua"
-    script.write_text(_LUA.format(
-        headers="\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in hdrs.items()),
-        head=body.head.decode(), tail=body.tail.decode(),
-        body_setup=_UNIQUE if body.unique else "wrk.body = head .. 0 .. tail",
-    ) + _COUNT_LUA)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency", "-s", str(script), url],
-                          capture_output=True, text=True, timeout=duration + 15, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in proc.stdout.splitlines() if ln.startswith("WRK")}
-    if "WRKJSON" not in lines:
-        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
-    w = orjson.loads(lines["WRKJSON"])
-    seconds = w["duration_us"] / 1e6
-    errors = {k: w[k] for k in ("connect", "read", "write", "timeout") if w[k]}
-    if w["status"]:
-        errors["status>=400"] = w["status"]
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    res = Result("wrk", concurrency, seconds, w["requests"], w["requests"] / seconds,
-                 w["p50_us"] / 1000, w["p99_us"] / 1000, errors=errors, loadgen_cpu=cpu / seconds)
+    lines: dict[str, str] = {}
+    res = run_wrk(url, headers, body, concurrency, duration, workdir, extra_lua=_COUNT_LUA, lines_out=lines)
     counts = {k: v for k, v in orjson.loads(lines.get("WRKCACHE", "{}")).items() if v}
     return res, counts
 

@@ -116,16 +116,20 @@ request = function()
 end"""
 
 
-def run_wrk(url: str, headers: dict[str, str], body: Body, concurrency: int, duration: int, workdir: Path) -> Result:
+def run_wrk(
+    url: str, headers: dict[str, str], body: Body, concurrency: int, duration: int, workdir: Path,
+    *, extra_lua: str = "", lines_out: dict[str, str] | None = None,
+) -> Result:
     """Run `wrk -t1 -c{concurrency} -d{duration}s` (in this process's CPU set) and read its `done()` JSON line.
-    wrk counts only statuses >= 400 as errors (its "Non-2xx or 3xx responses")."""
+    wrk counts only statuses >= 400 as errors (its "Non-2xx or 3xx responses"). `extra_lua` is appended
+    to the script; every stdout line starting with "WRK" is put in `lines_out` (tag -> rest of the line)."""
     hdrs = {"Content-Type": "application/json", **headers}
     lua = _LUA.format(
         headers="\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in hdrs.items()),
         head=body.head.decode(),
         tail=body.tail.decode(),
         body_setup=_UNIQUE if body.unique else "wrk.body = head .. 0 .. tail",
-    )
+    ) + extra_lua
     script = workdir / "post.lua"
     script.write_text(lua)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -134,10 +138,12 @@ def run_wrk(url: str, headers: dict[str, str], body: Body, concurrency: int, dur
         capture_output=True, text=True, timeout=duration + 15, check=False,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
-    if line is None:
+    lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in proc.stdout.splitlines() if ln.startswith("WRK")}
+    if lines_out is not None:
+        lines_out.update(lines)
+    if "WRKJSON" not in lines:
         raise RuntimeError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
-    w = orjson.loads(line[len("WRKJSON "):])
+    w = orjson.loads(lines["WRKJSON"])
     seconds = w["duration_us"] / 1e6
     errors = {k: w[k] for k in ("connect", "read", "write", "timeout") if w[k]}
     if w["status"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from warmgate.dialects import Endpoint, Facts
@@ -43,4 +43,4 @@ class Reply:
     stream: BodyStream | None = None
     account: str | None = None
     retry_after: float | None = None  # a 429's retry-after, in seconds
-    attempts: list[str] = field(default_factory=list)
+    json: Any = None  # the body parsed once (by the router), for whoever needs it next

@@ -93,8 +93,6 @@ class Metrics:
 
     def __init__(self) -> None:
         tm = ("tenant", "model")
-        self.requests = Counter("warmgate_requests_total", "Requests answered, by endpoint and status class.",
-                                ("tenant", "model", "endpoint", "status"))
         self.cache = Counter("warmgate_cache_requests_total",
                              "Cache outcomes: hit, stale, miss, bypass.", (*tm, "result"))
         self.cache_tokens_saved = Counter("warmgate_cache_tokens_saved_total",

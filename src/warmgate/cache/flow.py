@@ -154,10 +154,12 @@ class CacheFlow:
             return reply
         answer = None
         if len(reply.body) <= self.cfg.max_entry_bytes:
-            try:
-                parsed = orjson.loads(reply.body)
-            except orjson.JSONDecodeError:
-                parsed = None
+            parsed = reply.json  # parsed by the router when it read the usage
+            if parsed is None:
+                try:
+                    parsed = orjson.loads(reply.body)
+                except orjson.JSONDecodeError:
+                    parsed = None
             if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                 answer = self._answer(endpoint, reply.status, parsed, None, started)
         if leader:

@@ -26,8 +26,6 @@ class AccountState:
     timeouts: Timeouts
     in_flight: int = 0
     cooldown_until: float = 0.0
-    requests: int = 0
-    failures: int = 0
     # Ready-made header pair, so the hot path does not rebuild it per request.
     auth_header: tuple[str, str] = field(default=("", ""))
 
@@ -95,7 +93,6 @@ class Pool:
         return best
 
     def cool_down(self, acct: AccountState, seconds: float) -> None:
-        acct.failures += 1
         until = self._clock() + min(max(seconds, 0.0), MAX_COOLDOWN)
         acct.cooldown_until = max(acct.cooldown_until, until)
 

@@ -93,12 +93,10 @@ class Router:
                 last_reply = reply
                 continue
             self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
-            reply.attempts = [a.name for a in tried]
             if reply.status < 400:
                 self._after_success(req, reply, acct, scope, choice)
             return reply
         if last_reply is not None:  # the provider's own error, unchanged
-            last_reply.attempts = [a.name for a in tried]
             return last_reply
         raise _failure_error(last_failure, len(tried))
 
@@ -131,7 +129,7 @@ class Router:
         parsed: Any = None
         if reply.stream is None and reply.body[:1] == b"{" and (affinity or endpoint in USAGE_ENDPOINTS):
             try:
-                parsed = orjson.loads(reply.body)
+                parsed = reply.json = orjson.loads(reply.body)
             except orjson.JSONDecodeError:
                 parsed = None
         if isinstance(parsed, dict):
@@ -182,7 +180,6 @@ class Router:
     ) -> Reply:
         """One call to one account. The account counts as in flight until the reply's body is read:
         here for whole bodies, by the `StreamBody` for streams."""
-        acct.requests += 1
         acct.in_flight += 1
         handed_off = False
         try:

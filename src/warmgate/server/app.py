@@ -187,7 +187,7 @@ class GatewayApp:
         tenant = self._tenant(auth, api_key)
         method: str = scope["method"]
 
-        if path_is_models(scope["path"]) and method == "GET":
+        if scope["path"] == "/v1/models" and method == "GET":
             body = self._models_anthropic if anthropic_version is not None else self._models_openai
             await _send_body(send, 200, [_JSON], body, request_id)
             return
@@ -345,10 +345,6 @@ def _model_lists(models: ModelTable) -> tuple[bytes, bytes]:
         "last_id": names[-1] if names else None,
     }
     return orjson.dumps(openai_list), orjson.dumps(anthropic_list)
-
-
-def path_is_models(path: str) -> bool:
-    return path == "/v1/models"
 
 
 def _is_json(content_type: bytes | None) -> bool:
