@@ -171,6 +171,8 @@ def _name(name: str, raw: str) -> str:
         raise BadRequest(f"{name} must not be empty", param=name)
     if len(v) > MAX_NAME_LENGTH:
         raise BadRequest(f"{name} must be at most {MAX_NAME_LENGTH} characters, got {len(v)}", param=name)
+    if not v.isprintable():  # it becomes part of the cache key, which a response header carries
+        raise BadRequest(f"{name} must not contain control characters", param=name)
     return v
 
 

@@ -31,6 +31,7 @@ class Request:
     facts: Facts
     tenant: str
     request_id: str
+    cache_prep: Any = None  # the cache layer's work on this request (`cache.flow.Prepared`), done once
 
 
 @dataclass(slots=True)
@@ -44,3 +45,4 @@ class Reply:
     account: str | None = None
     retry_after: float | None = None  # a 429's retry-after, in seconds
     json: Any = None  # the body parsed once (by the router), for whoever needs it next
+    usage: Any = None  # its `dialects.usage.Usage`, when the router read it

@@ -40,6 +40,14 @@ class Pipeline:
             )
         return Resolved(self._fallback, None)
 
+    def answer_now(self, req: Request) -> Reply | None:
+        """A cache hit that needs no I/O, or None (see `GatewayApp.answer_now`)."""
+        model = req.facts.model
+        if self.cache is None or model is None or not self.cache.applies(req):
+            return None
+        resolved = self.resolve(req)
+        return self.cache.answer_now(req, model, resolved.upstream_model or model)
+
     async def handle(self, req: Request) -> Reply:
         resolved = self.resolve(req)
         model = req.facts.model

@@ -12,14 +12,13 @@ is an ordinary event whose data is ``b"[DONE]"``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DONE = b"[DONE]"
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One dispatched event: its ``event:`` name (None when absent) and its data."""
 
     event: str | None

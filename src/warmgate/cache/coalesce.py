@@ -15,17 +15,23 @@ from warmgate.cache.entry import CachedAnswer
 
 
 class SingleFlight:
+    """The future of a key is made when a second request joins: a lone miss (the common case)
+    costs a dict entry, not a future."""
+
     def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Future[CachedAnswer | None]] = {}
+        self._calls: dict[str, asyncio.Future[CachedAnswer | None] | None] = {}
 
     def join(self, key: str) -> asyncio.Future[CachedAnswer | None] | None:
         """None: the caller is the leader for `key` and must call `finish`. Otherwise the future
         to wait on."""
-        fut = self._calls.get(key)
-        if fut is not None:
-            return fut
-        self._calls[key] = asyncio.get_running_loop().create_future()
-        return None
+        calls = self._calls
+        if key not in calls:
+            calls[key] = None
+            return None
+        fut = calls[key]
+        if fut is None:
+            fut = calls[key] = asyncio.get_running_loop().create_future()
+        return fut
 
     def finish(self, key: str, answer: CachedAnswer | None) -> None:
         fut = self._calls.pop(key, None)

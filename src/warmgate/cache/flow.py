@@ -22,14 +22,13 @@ from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
-from warmgate.controls import parse_controls
-from warmgate.dialects.usage import read_usage
+from warmgate.controls import NO_DIRECTIVE, parse_controls
+from warmgate.dialects.usage import Usage, read_usage
 from warmgate.exchange import BodyStream, Reply, Request
 from warmgate.metrics import Metrics
 
 log = logging.getLogger("warmgate.cache")
 
-CACHEABLE = frozenset({"chat.completions", "responses", "messages", "embeddings"})
 STREAMED = frozenset({"chat.completions", "responses", "messages"})
 
 # result -> (x-warmgate-cache, cf-aig-cache-status, helicone-cache)
@@ -48,6 +47,20 @@ _SSE = (b"content-type", b"text/event-stream; charset=utf-8")
 HIT_MARK = {"warmgate": hit_marker()}
 
 Forward = Callable[[dict[str, Any]], Awaitable[Reply]]
+_PLAIN_POLICIES = 4096
+
+
+class Prepared:
+    """What the cache made of one request: the body to forward, the policy, the key (None when
+    caching is off for it), and whether a lookup without I/O already found nothing."""
+
+    __slots__ = ("body", "key", "missed", "policy")
+
+    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None):
+        self.body = body
+        self.policy = policy
+        self.key = key
+        self.missed = False
 
 
 class CacheFlow:
@@ -56,29 +69,67 @@ class CacheFlow:
         self.cache = cache
         self.metrics = metrics
         self.flights = SingleFlight()
+        self._plain: dict[tuple[str, str], CachePolicy] = {}  # (model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def applies(self, req: Request) -> bool:
-        return req.endpoint.name in CACHEABLE and req.json is not None
+        return req.endpoint.cacheable and req.json is not None
+
+    def prepare(self, req: Request, model: str, resolved_model: str) -> Prepared:
+        """Controls, policy and key of `req`, computed once (kept on the request, so the async path
+        reuses what `answer_now` computed). Raises BadRequest for invalid controls."""
+        prep = req.cache_prep
+        if prep is None:
+            assert req.json is not None
+            directive, parsed = parse_controls(req.headers, req.json)
+            body = parsed if parsed is not None else req.json
+            if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
+                policy = self._plain.get((model, req.tenant))
+                if policy is None:
+                    policy = effective(self.cfg, model, directive, req.tenant)
+                    if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
+                        self._plain.clear()
+                    self._plain[(model, req.tenant)] = policy
+            else:
+                policy = effective(self.cfg, model, directive, req.tenant)
+            key = None
+            if policy.enabled:
+                key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
+                                model=resolved_model, body=body, custom_key=policy.custom_key)
+            prep = req.cache_prep = Prepared(body, policy, key)
+        return prep  # type: ignore[no-any-return]
+
+    def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
+        """A fresh hit answered without I/O (memory store), or None: the request then goes the
+        async way (`handle`), which knows that a plain miss needs no second lookup."""
+        if self.cache.now is None:
+            return None
+        prep = self.prepare(req, model, resolved_model)
+        policy = prep.policy
+        if not policy.lookup or prep.key is None:
+            return None
+        found = self.cache.lookup_now(prep.key, policy)
+        if found is None:
+            prep.missed = True
+            return None
+        if found.state != "hit":
+            return None  # stale: the async path serves it and starts the refresh
+        return self._hit(req, found, prep.key, (req.tenant, model), policy)
 
     async def handle(self, req: Request, model: str, resolved_model: str, forward: Forward) -> Reply:
         """Answer `req` from the cache or through `forward(body)` (the body with gateway-only fields
         such as LiteLLM's `cache` object removed), storing what is storable."""
-        assert req.json is not None
-        directive, parsed = parse_controls(req.headers, req.json)
-        body = parsed if parsed is not None else req.json
-        policy = effective(self.cfg, model, directive, req.tenant)
+        prep = self.prepare(req, model, resolved_model)
+        body, policy, key = prep.body, prep.policy, prep.key
         labels = (req.tenant, model)
-        if not policy.enabled:
+        if not policy.enabled or key is None:
             return self._tag(await forward(body), "bypass", labels)
-        key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
-                        model=resolved_model, body=body, custom_key=policy.custom_key)
-        if policy.lookup:
+        if policy.lookup and not prep.missed:
             found = await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale":
-                    self._refresh(req.endpoint.name, key, policy, body, forward, found.index)
+                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot)
                 return self._hit(req, found, key, labels, policy)
         if not policy.store:
             return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
@@ -120,7 +171,7 @@ class CacheFlow:
         headers.append((b"age", str(int(found.age)).encode()))
         headers.append((b"x-warmgate-cache-key", key.encode()))
         if policy.bucket_size > 1:
-            headers.append((b"helicone-cache-bucket-idx", str(found.index).encode()))
+            headers.append((b"helicone-cache-bucket-idx", str(found.slot).encode()))
         return Reply(answer.status, headers, body=payload)
 
     def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
@@ -161,23 +212,32 @@ class CacheFlow:
                 except orjson.JSONDecodeError:
                     parsed = None
             if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
-                answer = self._answer(endpoint, reply.status, parsed, None, started)
+                answer = self._answer(endpoint, reply.status, parsed, None, started, reply.body, reply.usage)
         if leader:
             self.flights.finish(key, answer)
         if answer is not None:
             self._save(key, policy, answer, labels)
         return reply
 
-    def _answer(self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float) -> CachedAnswer:
-        return CachedAnswer(
-            status=status,
-            body=orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK}),
-            events=raw,
-            upstream_ms=(time.perf_counter() - started) * 1000.0,
-            tokens=read_usage(endpoint, body).total,
-        )
+    def _answer(
+        self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float,
+        encoded: bytes | None = None, usage: Usage | None = None,
+    ) -> CachedAnswer:
+        """The answer to store for `body` (parsed; `encoded` = its bytes as the provider sent them,
+        `usage` as the router read it)."""
+        marked = _with_hit_mark(encoded, body) if encoded is not None else None
+        if marked is None:
+            marked = orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
+        if usage is None:
+            usage = read_usage(endpoint, body)
+        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total)
 
     def _save(self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None) -> None:
+        if self.cache.now is not None:  # memory: stored before the reply goes out, no task
+            if self.cache.save_now(key, policy, answer, index) is not None:
+                self.metrics.cache_stores.inc(labels)
+            return
+
         async def save() -> None:
             if await self.cache.save(key, policy, answer, index) is not None:
                 self.metrics.cache_stores.inc(labels)
@@ -255,6 +315,19 @@ class RecordingStream:
     async def aclose(self) -> None:
         self._finish(None)  # no-op when it already ended cleanly
         await self._inner.aclose()
+
+
+_HIT_MARK_TAIL = b',"warmgate":' + orjson.dumps(hit_marker()) + b"}"
+
+
+def _with_hit_mark(encoded: bytes, body: dict[str, Any]) -> bytes | None:
+    """`encoded` (a JSON object's bytes) with the hit marker added as its last member, spliced in
+    rather than re-encoded (the same JSON as `{**body, **HIT_MARK}`, at a fraction of the cost);
+    None when that cannot be done safely."""
+    end = encoded.rstrip()
+    if not body or "warmgate" in body or not end.endswith(b"}"):
+        return None
+    return end[:-1] + _HIT_MARK_TAIL
 
 
 def _storable(endpoint: str, status: int, body: dict[str, Any]) -> bool:

@@ -10,20 +10,18 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode
 from warmgate.cache.policy import CachePolicy
 from warmgate.metrics import Metrics
-from warmgate.stores.base import CacheStore, Entry, StoreError
+from warmgate.stores.base import CacheStore, Entry, NowStore, StoreError
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(NamedTuple):
     state: Literal["hit", "stale"]
     answer: CachedAnswer
-    index: int  # the bucket index served
+    slot: int  # the bucket index served
     age: float  # seconds since it was stored
 
 
@@ -35,8 +33,12 @@ class ResponseCache:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         choose: Callable[[int], int] = random.randrange,
+        now: NowStore | None = None,
     ):
+        """`now`: the store again when it works without I/O (memory; see `stores.factory.now_store`):
+        fresh hits are then answered at the edge, and answers stored, without a task."""
         self.store = store
+        self.now = now
         self.store_name = store_name
         self.metrics = metrics
         self._clock = clock
@@ -50,21 +52,45 @@ class ResponseCache:
         except StoreError:
             self.metrics.store_errors.inc((self.store_name, "get"))
             return None
-        if not entries or len(entries) < policy.bucket_size:
-            return None
-        index = 0 if len(entries) == 1 else self._choose(len(entries))
-        entry = entries[index]
         try:
-            answer = decode(entry.value)
+            return self._pick(entries, policy, now)
         except CorruptEntry:
             with contextlib.suppress(StoreError):
                 await self.store.delete(key)
             return None
+
+    def lookup_now(self, key: str, policy: CachePolicy) -> Found | None:
+        """`lookup` without I/O, for a store that works `now` (memory); None also when the entry
+        needs the async path (a corrupt entry to delete)."""
+        assert self.now is not None
+        now = self._clock()
+        try:
+            return self._pick(self.now.get_now(key, now), policy, now)
+        except CorruptEntry:
+            return None
+
+    def _pick(self, entries: list[Entry], policy: CachePolicy, now: float) -> Found | None:
+        if not entries or len(entries) < policy.bucket_size:
+            return None
+        index = 0 if len(entries) == 1 else self._choose(len(entries))
+        entry = entries[index]
+        answer = decode(entry.value)
         age = max(0.0, now - entry.stored_at)
         if policy.max_entry_age is not None and age > policy.max_entry_age:
             return None  # older than the request accepts
         state: Literal["hit", "stale"] = "hit" if now < entry.expires_at else "stale"
         return Found(state, answer, index, age)
+
+    def save_now(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
+        """`save` without I/O, for a store that works `now` (memory)."""
+        assert self.now is not None
+        if policy.ttl <= 0:
+            return None
+        now = self._clock()
+        entry = Entry(encode(answer), now, now + policy.ttl, now + policy.ttl + policy.stale)
+        if index is not None and self.now.replace_now(key, index, entry, now):
+            return index
+        return self.now.add_now(key, entry, policy.bucket_size, now)
 
     async def save(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """Store an answer: appended to the bucket, or replacing entry `index` (a stale refresh).

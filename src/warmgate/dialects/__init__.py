@@ -21,19 +21,21 @@ class Endpoint:
     """A route the gateway understands.
 
     `wire` is the format of the gateway's own error bodies on this route; `known` endpoints need a
-    JSON object body naming a configured model, passthrough ones accept any body.
+    JSON object body naming a configured model, passthrough ones accept any body; `cacheable` ones
+    go through the response cache.
     """
 
     name: str
     wire: Wire
     facts: Callable[[dict[str, Any]], Facts]
     known: bool = True
+    cacheable: bool = False
 
 
-CHAT = Endpoint("chat.completions", "openai", openai_chat.facts)
-RESPONSES = Endpoint("responses", "openai", openai_responses.facts)
-EMBEDDINGS = Endpoint("embeddings", "openai", openai_embeddings.facts)
-MESSAGES = Endpoint("messages", "anthropic", anthropic_messages.facts)
+CHAT = Endpoint("chat.completions", "openai", openai_chat.facts, cacheable=True)
+RESPONSES = Endpoint("responses", "openai", openai_responses.facts, cacheable=True)
+EMBEDDINGS = Endpoint("embeddings", "openai", openai_embeddings.facts, cacheable=True)
+MESSAGES = Endpoint("messages", "anthropic", anthropic_messages.facts, cacheable=True)
 COUNT_TOKENS = Endpoint("messages.count_tokens", "anthropic", anthropic_messages.count_tokens_facts)
 PASSTHROUGH = Endpoint("passthrough", "openai", passthrough.facts, known=False)
 ANTHROPIC_PASSTHROUGH = Endpoint("passthrough", "anthropic", passthrough.facts, known=False)

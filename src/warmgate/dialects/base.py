@@ -6,17 +6,16 @@ everything else, known or not, is the provider's business and passes through unt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from warmgate.errors import BadRequest
 
 Wire = Literal["openai", "anthropic"]
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What a dialect found in a request body."""
+class Facts(NamedTuple):
+    """What a dialect found in a request body (a NamedTuple: one is built per request, and it
+    costs a third of a frozen dataclass)."""
 
     model: str | None
     stream: bool

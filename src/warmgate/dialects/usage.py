@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
+    """Token counts of one answer (a NamedTuple: one is read per response)."""
+
     prompt: int = 0  # every prompt token, cached or not
     cached: int = 0  # prompt tokens read from the provider's prompt cache
     cache_write: int = 0  # prompt tokens written to it (Anthropic)

@@ -134,7 +134,8 @@ class Router:
                 parsed = None
         if isinstance(parsed, dict):
             if endpoint in USAGE_ENDPOINTS:
-                self._count_usage(acct, req, parsed)
+                reply.usage = read_usage(endpoint, parsed)
+                self._count(acct, req, reply.usage)
             if affinity:
                 self._bind_ids(req, parsed, acct, scope)
         if not affinity:
@@ -156,9 +157,6 @@ class Router:
         if ids:
             ttl = id_binding_ttl(req.path, req.json, self.cfg)
             self._spawn([self.bindings.set(id_binding_key(scope, i), acct.name, ttl) for i in ids])
-
-    def _count_usage(self, acct: AccountState, req: Request, body: dict[str, Any]) -> None:
-        self._count(acct, req, read_usage(req.endpoint.name, body))
 
     def _count(self, acct: AccountState, req: Request, usage: Usage) -> None:
         if usage.prompt:

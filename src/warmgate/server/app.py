@@ -43,7 +43,7 @@ from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
 from warmgate.stores.base import CacheStore
-from warmgate.stores.factory import open_store
+from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
 
 log = logging.getLogger("warmgate")
@@ -59,6 +59,13 @@ _ENDED = {"type": "http.response.body", "body": b"", "more_body": False}
 
 class ClientGone(Exception):
     """The client disconnected before the gateway could answer."""
+
+
+PREPARED = "warmgate.request"  # scope key of a request `answer_now` parsed but did not answer
+
+
+def new_request_id() -> str:
+    return os.urandom(12).hex()
 
 
 def _hash_key(key: str) -> bytes:
@@ -90,6 +97,7 @@ class GatewayApp:
         self._keys: dict[bytes, str] | None = (
             None if config.keys is None else {_hash_key(k.key.get_secret_value()): k.tenant for k in config.keys}
         )
+        self._tenants_seen: dict[bytes, str] = {}  # presented key -> tenant, for keys that were valid
         self._models_openai, self._models_anthropic = _model_lists(self.pipeline.models)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,7 +123,7 @@ class GatewayApp:
         await self.upstream.start()
         cache_cfg = self.config.cache
         self.store = open_store(cache_cfg, time.monotonic)  # the clock of the circuit breaker
-        self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics)
+        self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
@@ -133,7 +141,11 @@ class GatewayApp:
     # ------------------------------------------------------------------------------------------
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = os.urandom(12).hex()
+        prepared: Request | None = scope.get(PREPARED)
+        if prepared is not None:  # parsed by `answer_now`, which could not answer it
+            await self._serve_prepared(prepared, receive, send)
+            return
+        request_id = new_request_id()
         path: str = scope["path"]
         wire: Wire = "openai"
         try:
@@ -169,10 +181,60 @@ class GatewayApp:
         await _send_body(send, status, [_JSON], orjson.dumps(body), request_id)
 
     async def proxy(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str) -> None:
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        content_type, auth, api_key, anthropic_version = self._head(scope)
+        tenant = self._tenant(auth, api_key)
+        if scope["path"] == "/v1/models" and scope["method"] == "GET":
+            body = self._models_anthropic if anthropic_version is not None else self._models_openai
+            await _send_body(send, 200, [_JSON], body, request_id)
+            return
+        body = await self._read_body(receive)
+        req = self._request(scope, endpoint, content_type, tenant, body, request_id)
+        await self._relay(req, receive, send)
+
+    def answer_now(self, scope: Scope, body: bytes) -> Reply | None:
+        """Called by the protocol (`server/protocol.py`) once a small POST's body is complete,
+        before any task exists: a fresh cache hit that needs no I/O (memory store) is answered
+        here and now. Anything else returns None and goes the usual way, with the request parsed
+        here kept in the scope so the work is not done twice. Errors are left to that way too."""
+        path: str = scope["path"]
+        if not self.started or not path.startswith("/v1/"):
+            return None
+        endpoint = endpoint_for("POST", path)
+        if not endpoint.cacheable:
+            return None
+        try:
+            content_type, auth, api_key, _ = self._head(scope)
+            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id())
+            reply = self.pipeline.answer_now(req)
+        except GatewayError:
+            return None
+        if reply is None:
+            scope[PREPARED] = req
+            return None
+        reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
+        return reply
+
+    async def _serve_prepared(self, req: Request, receive: Receive, send: Send) -> None:
+        try:
+            await self._relay(req, receive, send)
+        except GatewayError as e:
+            await _send_error(send, e, req.endpoint.wire, req.request_id)
+        except ClientGone:
+            return
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            err = ShuttingDown("the gateway is shutting down; retry")
+            await _send_error_if_not_started(send, err, req.endpoint.wire, req.request_id)
+        except Exception:
+            log.exception("unexpected error on request %s", req.request_id)
+            await _send_error_if_not_started(send, InternalError("internal gateway error"), req.endpoint.wire, req.request_id)
+
+    def _head(self, scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
+        """(content-type, authorization, x-api-key, anthropic-version) of the request; raises
+        PayloadTooLarge for a head over the configured limit."""
         content_type = auth = api_key = anthropic_version = None
         head_bytes = 0
-        for k, v in headers:
+        for k, v in scope["headers"]:
             head_bytes += len(k) + len(v) + 4
             if k == b"content-type":
                 content_type = v
@@ -184,15 +246,11 @@ class GatewayApp:
                 anthropic_version = v
         if head_bytes > self._max_head:
             raise PayloadTooLarge(f"request headers are {head_bytes} bytes; the limit is {self._max_head}")
-        tenant = self._tenant(auth, api_key)
-        method: str = scope["method"]
+        return content_type, auth, api_key, anthropic_version
 
-        if scope["path"] == "/v1/models" and method == "GET":
-            body = self._models_anthropic if anthropic_version is not None else self._models_openai
-            await _send_body(send, 200, [_JSON], body, request_id)
-            return
-
-        body = await self._read_body(receive)
+    def _request(
+        self, scope: Scope, endpoint: Endpoint, content_type: bytes | None, tenant: str, body: bytes, request_id: str
+    ) -> Request:
         parsed: dict[str, Any] | None = None
         if endpoint.known:
             parsed = _parse_json(body, content_type)
@@ -201,20 +259,18 @@ class GatewayApp:
                 parsed = _parse_json(body, content_type)
             except BadRequest:
                 parsed = None
-        facts = endpoint.facts(parsed if parsed is not None else {})
-        req = Request(
-            method=method,
+        return Request(
+            method=scope["method"],
             path=scope["path"],
             query=scope["query_string"],
-            headers=headers,
+            headers=scope["headers"],
             body=body,
             json=parsed,
             endpoint=endpoint,
-            facts=facts,
+            facts=endpoint.facts(parsed if parsed is not None else {}),
             tenant=tenant,
             request_id=request_id,
         )
-        await self._relay(req, receive, send)
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
         """Run the pipeline and send its reply, cancelling the upstream call if the client leaves."""
@@ -267,9 +323,14 @@ class GatewayApp:
                 "You didn't provide a gateway key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
                 code="missing_api_key",
             )
+        tenant = self._tenants_seen.get(key)
+        if tenant is not None:
+            return tenant
         tenant = self._keys.get(hashlib.sha256(key).digest())
         if tenant is None:
             raise Unauthorized("Incorrect gateway key provided.")
+        if len(self._tenants_seen) < 1024:  # valid keys only, so bounded by the configured ones
+            self._tenants_seen[key] = tenant
         return tenant
 
     async def _read_body(self, receive: Receive) -> bytes:

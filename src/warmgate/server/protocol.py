@@ -8,17 +8,29 @@
 - A hard cap on the bytes of a request head, so a header flood cannot grow memory. The
   configured `max_header_bytes` is enforced in the app, where the error can be given in the
   caller's wire format; this cap sits above it and answers a plain 431.
+- Answers without a task: for a POST with a body of known, bounded length, the ASGI task is
+  started only once the body is complete, and first `answer_now(scope, body)` (the app's) may
+  answer it on the spot: a fresh hit in the memory cache needs no I/O, so it skips the task, the
+  ASGI messages and uvicorn's per-header checks (measured: about a third of a hit's cost). When
+  it returns None the task starts as usual, with the body already in the cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from warmgate.errors import RequestTimeout, Wire, render
+from warmgate.exchange import Reply
+
+log = logging.getLogger("warmgate")
+
+AnswerNow = Callable[[dict[str, Any], bytes], Reply | None]
 
 
 def _raw_response(
@@ -41,17 +53,22 @@ def _timeout_response(url: bytes, what: str) -> bytes:
 _IDLE, _HEAD, _BODY = 0, 1, 2
 
 
-def guarded_protocol(header_timeout: float, body_timeout: float, head_cap: int) -> type[HttpToolsProtocol]:
+def guarded_protocol(
+    header_timeout: float, body_timeout: float, head_cap: int, answer_now: AnswerNow | None = None, body_cap: int = 0
+) -> type[HttpToolsProtocol]:
     """A protocol class for `uvicorn.Config(http=...)` with the given limits.
 
     The common case costs nothing: a timer is armed only when a chunk of data leaves a request
     incomplete (its head or body still to come), or when a new connection has sent nothing yet.
+    `answer_now` (with bodies up to `body_cap` bytes) answers requests without a task (see the
+    module docstring).
     """
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _timer: asyncio.TimerHandle | None = None
         _state = _IDLE
         _head_bytes = 0
+        _deferred: tuple[Any, Any] | None = None  # (cycle, app) whose task waits for the whole body
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -59,6 +76,7 @@ def guarded_protocol(header_timeout: float, body_timeout: float, head_cap: int) 
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._deferred = None
             super().connection_lost(exc)
 
         def _disarm(self) -> None:
@@ -115,5 +133,63 @@ def guarded_protocol(header_timeout: float, body_timeout: float, head_cap: int) 
             self._state = _IDLE
             self._disarm()
             super().on_message_complete()
+            deferred = self._deferred
+            if deferred is not None:
+                self._deferred = None
+                cycle, app = deferred
+                if not self._answer_now(cycle):
+                    super()._start_asgi_task(cycle, app)
+
+        # -- answers without a task ------------------------------------------------------------
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            if answer_now is not None and cycle.more_body and self._may_defer(cycle.scope):
+                self._deferred = (cycle, app)
+                return
+            super()._start_asgi_task(cycle, app)
+
+        def _may_defer(self, scope: Any) -> bool:
+            if scope["method"] != "POST" or self.expect_100_continue:
+                return False
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    return value.isdigit() and int(value) <= body_cap
+            return False  # chunked: the task reads it as it comes
+
+        def on_body(self, body: bytes) -> None:
+            if self._deferred is None:
+                super().on_body(body)
+            else:  # bounded by `body_cap` (content-length): no flow control needed until the task starts
+                self.cycle.body += body
+
+        def _answer_now(self, cycle: Any) -> bool:
+            """Answer `cycle` here if the app can; False to start its task instead."""
+            assert answer_now is not None
+            try:
+                reply = answer_now(cycle.scope, bytes(cycle.body))
+            except Exception:  # the task will meet the same problem and answer it properly
+                log.exception("answering a request without a task failed")
+                return False
+            if reply is None:
+                return False
+            if cycle.disconnected or self.transport.is_closing():
+                return True
+            body = reply.body
+            parts = [STATUS_LINE[reply.status]]
+            for name, value in cycle.default_headers:
+                parts += (name, b": ", value, b"\r\n")
+            for name, value in reply.headers:
+                parts += (name, b": ", value, b"\r\n")
+            parts += (b"content-length: ", str(len(body)).encode(), b"\r\n")
+            if not cycle.keep_alive:
+                parts.append(b"connection: close\r\n")
+            parts += (b"\r\n", body)
+            self.transport.write(b"".join(parts))
+            cycle.response_started = cycle.response_complete = True
+            cycle.message_event.set()
+            if not cycle.keep_alive:
+                self.transport.close()
+            self.on_response_complete()
+            return True
 
     return GuardedHttpToolsProtocol

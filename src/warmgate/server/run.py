@@ -7,12 +7,14 @@
   the shared stores of later features.
 - SIGTERM / SIGINT: stop accepting, let in-flight requests and streams finish within
   `server.shutdown_grace` seconds, then exit.
+- The garbage collector is tuned for a server (see `tune_gc`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -47,10 +49,15 @@ def url_of(sock: socket.socket) -> str:
 
 def uvicorn_config(app: GatewayApp, config: Config) -> uvicorn.Config:
     s = config.server
+    protocol = guarded_protocol(
+        s.header_timeout, s.body_timeout, 2 * s.max_header_bytes + 8192,
+        answer_now=app.answer_now if config.cache.store == "memory" else None,
+        body_cap=s.max_body_bytes,
+    )
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http=guarded_protocol(s.header_timeout, s.body_timeout, 2 * s.max_header_bytes + 8192),
+        http=protocol,
         lifespan="on",
         access_log=s.access_log,
         log_level="info" if s.access_log else "warning",
@@ -70,6 +77,21 @@ def serve(config: Config, announce: bool = True) -> int:
     return _supervise(config, sock, announce)
 
 
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Move everything alive once the server is ready out of the collector's sight (`gc.freeze`),
+    and collect the youngest generation after 50 000 net allocations instead of 700. A request
+    allocates a few hundred container objects (aiohttp's and uvicorn's included) and leaves almost
+    no cycles, so the default thresholds run a collection every few requests for nothing.
+    Measured with `bench/overhead/duel.py warmgate warmgate`: +12 % requests/s pass-through, +3 %
+    for cache hits."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd: int | None) -> int:
     server = uvicorn.Server(uvicorn_config(GatewayApp(config), config))
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with these
@@ -82,6 +104,7 @@ def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd
             while not server.started and not server.should_exit:
                 await asyncio.sleep(0.01)
             if server.started:
+                tune_gc()
                 if announce:
                     print(f"warmgate listening on {url_of(sock)}", flush=True)
                 if ready_fd is not None:

@@ -17,16 +17,16 @@ treat it as a miss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class StoreError(Exception):
     """The store failed or timed out; the request goes on as a pass-through miss."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One cached answer in a bucket (a NamedTuple: cheap to build, one per stored answer)."""
+
     value: bytes
     stored_at: float
     expires_at: float
@@ -58,3 +58,20 @@ class CacheStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class NowStore(Protocol):
+    """A store that works without I/O (memory): the edge answers fresh hits from it without
+    starting a task (see `server/protocol.py`), and answers are stored without one."""
+
+    def get_now(self, key: str, now: float) -> list[Entry]:
+        """`CacheStore.get`, synchronously."""
+        ...
+
+    def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
+        """`CacheStore.add`, synchronously."""
+        ...
+
+    def replace_now(self, key: str, index: int, entry: Entry, now: float) -> bool:
+        """`CacheStore.replace`, synchronously."""
+        ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from warmgate.config import CacheConfig
-from warmgate.stores.base import CacheStore
+from warmgate.stores.base import CacheStore, NowStore
 from warmgate.stores.guard import GuardedStore
 from warmgate.stores.memory import MemoryStore
 
@@ -36,3 +36,8 @@ def open_store(cfg: CacheConfig, clock: Callable[[], float]) -> CacheStore:
         reset=cfg.breaker_reset,
         clock=clock,
     )
+
+
+def now_store(store: CacheStore) -> NowStore | None:
+    """The store itself when it works without I/O (memory), else None."""
+    return store if isinstance(store, MemoryStore) else None

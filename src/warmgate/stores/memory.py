@@ -46,7 +46,10 @@ class MemoryStore:
         bucket = self._buckets.get(key)
         if bucket is None:
             return None
-        if all(e.stale_until >= now for e in bucket):
+        for e in bucket:
+            if e.stale_until < now:
+                break
+        else:
             return bucket
         live = [e for e in bucket if e.stale_until >= now]
         self.bytes -= sum(_size(e) for e in bucket if e.stale_until < now)
@@ -60,14 +63,20 @@ class MemoryStore:
         del self._buckets[key]
         self.bytes -= BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
 
-    async def get(self, key: str, now: float) -> list[Entry]:
+    def get_now(self, key: str, now: float) -> list[Entry]:
         bucket = self._live(key, now)
         if bucket is None:
             return []
         self._buckets.move_to_end(key)
         return list(bucket)
 
+    async def get(self, key: str, now: float) -> list[Entry]:
+        return self.get_now(key, now)
+
     async def add(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
+        return self.add_now(key, entry, max_entries, now)
+
+    def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
         if entry.stale_until < now or max_entries < 1:
             return None
         bucket = self._live(key, now)
@@ -95,6 +104,9 @@ class MemoryStore:
             self.evictions += 1
 
     async def replace(self, key: str, index: int, entry: Entry, now: float) -> bool:
+        return self.replace_now(key, index, entry, now)
+
+    def replace_now(self, key: str, index: int, entry: Entry, now: float) -> bool:
         bucket = self._live(key, now)
         if bucket is None or not 0 <= index < len(bucket) or entry.stale_until < now:
             return False
