@@ -38,6 +38,7 @@ CONNECTIVITY = 16  # HNSW M
 EXPANSION_ADD = 100  # ef_construction
 EXPANSION_SEARCH = 64  # ef (recall@1 1.0, recall@5 >= 0.99 at 100k: bench/semantic/ann.py)
 YIELD_EVERY = 4096  # items handled between yields to the loop in long scans
+MAX_REPLAY = 64  # changes made during a graph build replayed onto it; more: build again
 
 
 class _Matrix:
@@ -241,6 +242,7 @@ class MemoryVectorIndex:
         self._seq = itertools.count()
         self._count = 0
         self._closed = False
+        self._paused = False
 
     # ---- the Protocol
 
@@ -364,8 +366,17 @@ class MemoryVectorIndex:
 
     # ---- graphs
 
-    def _maybe_rebuild(self, name: str, part: _Partition) -> None:
-        if part.building is not None or self._closed:
+    def pause_builds(self) -> None:
+        """Start no graph build until `resume_builds` (a bulk load builds each graph once, at the end)."""
+        self._paused = True
+
+    def resume_builds(self) -> None:
+        self._paused = False
+        for name, part in list(self._parts.items()):
+            self._maybe_rebuild(name, part)
+
+    def _maybe_rebuild(self, name: str, part: _Partition, force: bool = False) -> None:
+        if part.building is not None or self._closed or self._paused:
             return
         n = len(part)
         if part.matrix is not None:
@@ -378,7 +389,7 @@ class MemoryVectorIndex:
                 for (item_id, text, exp), vec in zip(items, vecs, strict=True):
                     matrix.put(item_id, vec, text, exp)
                 part.matrix, part.graph = matrix, None
-            elif part.graph.removed > max(n, 1024):
+            elif force or part.graph.removed > max(n, 1024):
                 self._start_build(name, part)
 
     def _start_build(self, name: str, part: _Partition) -> None:
@@ -400,16 +411,19 @@ class MemoryVectorIndex:
             part.building = None
         if self._closed:
             return
-        for item_id, change in part.pending:
+        pending, part.pending = part.pending, []
+        if len(pending) > MAX_REPLAY:
+            # the partition changed a lot meanwhile (a load): build again from what it holds now
+            # rather than replaying many single inserts on the loop
+            self._maybe_rebuild(name, part, force=True)
+            return
+        for item_id, change in pending:
             if change is None:
                 graph.drop(item_id)
             else:
                 graph.put(item_id, change[0], change[1], change[2])
-        part.pending = []
         part.matrix, part.graph = None, graph
         if not len(part):
             self._parts.pop(name, None)
-        elif self._parts.get(name) is not part:  # emptied and dropped meanwhile, then re-created
-            return
         else:
             self._maybe_rebuild(name, part)
