@@ -24,7 +24,7 @@ _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
 class MemoryIndexConfig(_Model):
     max_items: int = Field(default=1_000_000, ge=1, description="live items kept; above it the soonest to expire go")
     graph_at: int = Field(
-        default=4096, ge=8, description="a partition of this many items is searched by an HNSW graph, below exactly"
+        default=2048, ge=8, description="a partition of this many items is searched by an HNSW graph, below exactly"
     )
     build_threads: int = Field(default=1, ge=1, le=64, description="threads that build one graph")
 

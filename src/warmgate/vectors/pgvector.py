@@ -15,8 +15,8 @@ unit vectors and which the cosine HNSW index cannot serve, so the planner never 
 a partition known to hold at least `ann_at` rows (its size is counted and remembered for a minute)
 goes through the HNSW index; if that returns fewer than `k` rows the exact search runs after all.
 
-The driver is asyncpg (a pool of `pool_size` connections made on first use; vectors are sent as
-float4 arrays and cast to `vector`). Every call runs under `timeout`: a timeout, a refused
+The driver is asyncpg (a pool of `pool_size` connections made on first use, not reset between
+calls; vectors are sent in pgvector's binary format, so a call is one round trip). Every call runs under `timeout`: a timeout, a refused
 connection, a server that went away or any database error becomes `VectorIndexError`, and the
 next call tries again.
 """
@@ -24,6 +24,7 @@ next call tries again.
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -63,7 +64,7 @@ class PgVectorIndex:
         self._sizes: dict[str, tuple[int, float]] = {}
         self._closed = False
         t = table
-        q = "$2::real[]::vector"
+        q = "$2::vector"
         self._sql = {
             "add": f"INSERT INTO {t} (partition, item_id, embedding, text, expires_at)"
                    f" VALUES ($1, $3, {q}, $4, $5) ON CONFLICT (partition, item_id)"
@@ -127,7 +128,7 @@ class PgVectorIndex:
 
     # ---- helpers
 
-    def _checked(self, vector: Any) -> list[float]:
+    def _checked(self, vector: Any) -> bytes:
         if self._closed:
             raise VectorIndexError("vector index is closed")
         try:
@@ -136,8 +137,8 @@ class PgVectorIndex:
             raise VectorIndexError(f"not a vector: {exc}") from exc
         if vec.shape != (self.dimensions,):
             raise VectorIndexError(f"vector of shape {vec.shape}, the index holds {self.dimensions} dimensions")
-        out: list[float] = vec.tolist()
-        return out
+        # pgvector's binary input: dimensions (int16), unused (int16), then big-endian float4s
+        return struct.pack(">HH", self.dimensions, 0) + vec.astype(">f4").tobytes()
 
     async def _size(self, conn: asyncpg.Connection, partition: str) -> int:
         now = time.monotonic()
@@ -172,10 +173,19 @@ class PgVectorIndex:
                     async with conn.transaction():
                         await conn.execute("SELECT pg_advisory_xact_lock(7269121431)")
                         await conn.execute(self._schema())
+                    schema = await conn.fetchval(
+                        "SELECT n.nspname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+                        " WHERE t.typname = 'vector'"
+                    )
                 finally:
                     await conn.close()
+
+                async def init(c: asyncpg.Connection) -> None:
+                    # vectors travel in pgvector's binary format, already encoded by `_checked`
+                    await c.set_type_codec("vector", schema=schema, encoder=bytes, decoder=bytes, format="binary")
+
                 pool: asyncpg.Pool = await asyncpg.create_pool(
-                    self._dsn, min_size=1, max_size=self._pool_size,
+                    self._dsn, min_size=1, max_size=self._pool_size, init=init, reset=_keep,
                     server_settings={"hnsw.ef_search": str(self._ef_search)},
                 )
             if self._closed:
@@ -201,6 +211,11 @@ CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at);
 CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (embedding vector_cosine_ops)
     WITH (m = {int(m)}, ef_construction = {int(efc)});
 """
+
+
+async def _keep(conn: asyncpg.Connection) -> None:
+    """No reset when a connection goes back to the pool (asyncpg's default costs a round trip per
+    call): this index never leaves session state behind."""
 
 
 def _count(status: str) -> int:
