@@ -107,7 +107,7 @@ async def main_async(n: int, repeats: int) -> None:
         orig = app.pipeline._forward
         best: dict[str, float] = {}
 
-        async def fake_forward(req: Any, resolved: Any, body: Any) -> Reply:
+        async def fake_forward(req: Any, resolved: Any, body: Any, ask: bool = False) -> Reply:
             # what the router does with a JSON answer in both modes: parse it once, read its usage
             reply = Reply(200, [(b"content-type", b"application/json")], body=ANSWER)
             reply.json = orjson.loads(ANSWER)
