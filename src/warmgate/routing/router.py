@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -250,7 +251,7 @@ class StreamBody:
     It keeps the stream's first and last few KB, and when the stream ends cleanly hands them to
     `on_end` (the router reads the usage there: no parsing of the whole stream)."""
 
-    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail")
+    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail", "_tail_bytes")
 
     def __init__(
         self, resp: aiohttp.ClientResponse, acct: AccountState, on_end: Callable[[bytes, bytes], None] | None = None
@@ -261,7 +262,8 @@ class StreamBody:
         self._closed = False
         self._on_end = on_end
         self._head = b""
-        self._tail = b""
+        self._tail: collections.deque[bytes] = collections.deque()  # the last chunks, _TAIL_BYTES or a little more
+        self._tail_bytes = 0
 
     def __aiter__(self) -> StreamBody:
         return self
@@ -272,7 +274,7 @@ class StreamBody:
         except StopAsyncIteration:
             if self._on_end is not None:
                 on_end, self._on_end = self._on_end, None
-                on_end(self._head, self._tail)
+                on_end(self._head, b"".join(self._tail)[-_TAIL_BYTES:])
             raise
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UpstreamFailure(
@@ -281,7 +283,11 @@ class StreamBody:
         if self._on_end is not None:
             if len(self._head) < _HEAD_BYTES:
                 self._head += chunk[: _HEAD_BYTES - len(self._head)]
-            self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+            tail = self._tail
+            tail.append(chunk)
+            self._tail_bytes += len(chunk)
+            while self._tail_bytes - len(tail[0]) >= _TAIL_BYTES:  # no copying of the kept bytes per chunk
+                self._tail_bytes -= len(tail.popleft())
         return chunk
 
     async def aclose(self) -> None:
@@ -300,9 +306,11 @@ def _payloads(data: bytes) -> list[Any]:
     either end is skipped)."""
     out = []
     for event in parse_sse(data):
-        if event.data[:1] == b"{" and b'"usage"' in event.data:
+        d = event.data
+        # with include_usage every chat chunk says `"usage":null`, and Responses' first events too
+        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
             try:
-                out.append(orjson.loads(event.data))
+                out.append(orjson.loads(d))
             except orjson.JSONDecodeError:
                 continue
     return out
