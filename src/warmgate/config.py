@@ -97,6 +97,11 @@ class Provider(_Model):
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
     cooldowns: Cooldowns = Cooldowns()
+    cache_ttl: float = Field(
+        default=300, gt=0,
+        description="seconds the provider keeps an idle prompt-cache entry (OpenAI, Anthropic: 5 min); "
+        "affinity moves a conversation back to its first-choice account only once this has passed",
+    )
 
     @field_validator("base_url")
     @classmethod
