@@ -102,6 +102,11 @@ class Provider(_Model):
         description="ask for usage in streamed chat completions (stream_options.include_usage) and take the "
         "usage chunk out for clients that did not ask; off for OpenAI-compatible servers that refuse the option",
     )
+    cache_ttl: float = Field(
+        default=300, gt=0,
+        description="seconds the provider keeps an idle prompt-cache entry (OpenAI, Anthropic: 5 min); "
+        "affinity moves a conversation back to its first-choice account only once this has passed",
+    )
 
     @field_validator("base_url")
     @classmethod
