@@ -46,7 +46,10 @@ class Pipeline:
         if self.cache is None or model is None or not self.cache.applies(req):
             return None
         resolved = self.resolve(req)
-        return self.cache.answer_now(req, model, resolved.upstream_model or model)
+        reply = self.cache.answer_now(req, model, resolved.upstream_model or model)
+        if reply is not None:
+            reply.model = resolved.upstream_model or model
+        return reply
 
     async def handle(self, req: Request) -> Reply:
         resolved = self.resolve(req)
@@ -56,8 +59,11 @@ class Pipeline:
             async def forward(body: dict[str, Any]) -> Reply:
                 return await self._forward(req, resolved, body)
 
-            return await self.cache.handle(req, model, resolved.upstream_model or model, forward)
-        return await self._forward(req, resolved, req.json)
+            reply = await self.cache.handle(req, model, resolved.upstream_model or model, forward)
+        else:
+            reply = await self._forward(req, resolved, req.json)
+        reply.model = resolved.upstream_model or model
+        return reply
 
     async def _forward(self, req: Request, resolved: Resolved, body: dict[str, Any] | None) -> Reply:
         """Send `body` (the parsed request body, possibly changed by the cache layer) upstream,
