@@ -16,6 +16,7 @@ function money(x) { return x < 0.01 ? "$" + x.toFixed(6) : x < 1 ? "$" + x.toFix
 function pct(x) { return (100 * x).toFixed(1) + " %"; }
 function num(x) { return Math.round(x).toLocaleString(); }
 function ms(x) { return (1000 * x).toFixed(1) + " ms"; }
+function moneyAxis(x) { return "$" + (x === 0 ? "0" : x.toPrecision(2)); }
 function clock(t) { return new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"}); }
 
 function legend(names) {
@@ -27,7 +28,7 @@ function legend(names) {
 
 // A line chart: xs (epoch seconds), series [{name, values}], fmt for the y axis.
 function lineChart(box, name, xs, series, fmt, extra) {
-  const W = 420, H = 170, L = 54, R = 8, T = 8, B = 22;
+  const W = 420, H = 170, L = 62, R = 8, T = 8, B = 22;
   const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, "data-chart": name, "data-points": xs.length, ...(extra || {})});
   const all = series.flatMap(s => s.values).filter(v => Number.isFinite(v));
   const top = Math.max(1e-9, ...all) * 1.1;
@@ -42,21 +43,34 @@ function lineChart(box, name, xs, series, fmt, extra) {
     svg.append(el("text", {x: L, y: H - 6}, clock(xs[0])));
     svg.append(el("text", {x: W - R, y: H - 6, "text-anchor": "end"}, clock(xs[xs.length - 1])));
   }
+  // One polyline per series (intervals without data leave a gap), and a dot per point so a
+  // lone point shows too.
   series.forEach((s, si) => {
-    const pts = s.values.map((v, i) => Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null).filter(Boolean);
-    if (pts.length) svg.append(el("polyline", {points: pts.join(" "), fill: "none", stroke: COLORS[si % COLORS.length],
-      "stroke-width": 2, "data-series": s.name, "data-last": s.values[s.values.length - 1]}));
+    const color = COLORS[si % COLORS.length];
+    const g = el("g", {"data-series": s.name, "data-points": s.values.filter(Number.isFinite).length});
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) g.append(el("polyline", {points: run.join(" "), fill: "none", stroke: color, "stroke-width": 2}));
+      run = [];
+    };
+    s.values.forEach((v, i) => {
+      if (!Number.isFinite(v)) { flush(); return; }
+      run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+      g.append(el("circle", {cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 2.5, fill: color}));
+    });
+    flush();
+    svg.append(g);
   });
   box.replaceChildren(svg, legend(series.map(s => s.name)));
 }
 
 // Horizontal bars: rows [{label, value, text, share}] (share: a second, darker bar inside).
 function barChart(box, name, rows, fmt) {
-  const W = 420, row = 24, L = 130, H = Math.max(row, rows.length * row) + 4;
+  const W = 420, row = 24, L = 120, H = Math.max(row, rows.length * row) + 4;
   const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, "data-chart": name, "data-bars": rows.length});
   const top = Math.max(1e-9, ...rows.map(r => r.value));
   rows.forEach((r, i) => {
-    const w = ((W - L - 70) * r.value) / top, yy = i * row + 4;
+    const w = ((W - L - 140) * r.value) / top, yy = i * row + 4;
     const g = el("g", {"data-label": r.label, "data-value": r.value});
     g.append(el("text", {x: L - 6, y: yy + 13, "text-anchor": "end"}, r.label.length > 20 ? r.label.slice(0, 19) + "..." : r.label));
     g.append(el("rect", {x: L, y: yy, width: Math.max(1, w), height: row - 8, fill: "#c9d8fb", rx: 2}));
@@ -78,7 +92,8 @@ function render(s) {
 
   const rate = f => pts.map(p => (p.requests ? p[f] / p.requests : NaN));
   lineChart(document.getElementById("chart-hit-rate"), "hit-rate", xs,
-    [{name: "exact", values: rate("exact")}, {name: "coalesced", values: rate("coalesced")},
+    [{name: "all hits", values: pts.map(p => (p.requests ? (p.hit + p.stale) / p.requests : NaN))},
+     {name: "exact", values: rate("exact")}, {name: "coalesced", values: rate("coalesced")},
      {name: "semantic", values: rate("semantic")}, {name: "stale", values: rate("stale")}], pct,
     {"data-hit-rate": t.hit_rate});
 
@@ -86,7 +101,7 @@ function render(s) {
   const cum = pts.map(p => { a += p.saved_cache; b += p.saved_prompt_cache; c += p.tokens_saved; return [a, b, c]; });
   lineChart(document.getElementById("chart-saved"), "saved", xs,
     [{name: "$ saved by cache", values: cum.map(v => v[0])}, {name: "$ saved by prompt cache", values: cum.map(v => v[1])}],
-    money, {"data-saved-cache": t.saved_cache, "data-saved-prompt-cache": t.saved_prompt_cache, "data-tokens-saved": t.tokens_saved});
+    moneyAxis, {"data-saved-cache": t.saved_cache, "data-saved-prompt-cache": t.saved_prompt_cache, "data-tokens-saved": t.tokens_saved});
 
   lineChart(document.getElementById("chart-latency"), "latency", xs,
     [{name: "cache hit", values: pts.map(p => (p.hit_count ? p.hit_latency / p.hit_count : NaN))},
