@@ -208,6 +208,31 @@ class RoutingConfig(_Model):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
 
+class PriceConfig(_Model):
+    """US dollars per million tokens (see `accounting/prices.yaml` for the defaults)."""
+
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0, description="default: input")
+    cache_write: float | None = Field(default=None, ge=0, description="5-minute cache write; default: input")
+    cache_write_1h: float | None = Field(default=None, ge=0, description="1-hour cache write; default: cache_write")
+    output: float = Field(default=0.0, ge=0)
+
+
+class AccessLogConfig(_Model):
+    """One JSON line per request (see docs/observability.md)."""
+
+    enabled: bool = False
+    path: str = Field(default="-", description="a file to append to; - = standard error")
+    debug_bodies: bool = Field(default=False, description="also log request bodies (prompts!): debugging only")
+
+
+class ObservabilityConfig(_Model):
+    access_log: AccessLogConfig = AccessLogConfig()
+    interval: float = Field(default=10.0, ge=0.1, le=3600, description="seconds per dashboard time-series point")
+    points: int = Field(default=360, ge=2, le=100_000, description="time-series points kept")
+    label_limit: int = Field(default=200, ge=1, description="distinct values per metric label before 'other'")
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     keys: tuple[GatewayKey, ...] | None = None
@@ -219,6 +244,8 @@ class Config(_Model):
     admin_key: SecretStr | None = Field(default=None, description="key of the management API (never a gateway key)")
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
+    prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     @field_validator("models", mode="before")
     @classmethod

@@ -47,7 +47,10 @@ class Pipeline:
         if self.cache is None or model is None or not self.cache.applies(req):
             return None
         resolved = self.resolve(req)
-        return self.cache.answer_now(req, model, resolved.upstream_model or model)
+        reply = self.cache.answer_now(req, model, resolved.upstream_model or model)
+        if reply is not None:
+            reply.model = resolved.upstream_model or model
+        return reply
 
     async def handle(self, req: Request) -> Reply:
         resolved = self.resolve(req)
@@ -63,6 +66,7 @@ class Pipeline:
             reply = await self._forward(req, resolved, req.json, ask)
         if ask and reply.stream is not None and reply.status == 200:
             reply.stream = UsageChunkFilter(reply.stream)  # the client did not ask for the usage chunk
+        reply.model = resolved.upstream_model or model
         return reply
 
     @staticmethod

@@ -106,6 +106,8 @@ class Router:
             self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
             if reply.status < 400:
                 await self._after_success(req, reply, acct, scope, choice)
+            if choice is not None:
+                reply.affinity = choice.key.kind
             return reply
         if last_reply is not None:  # the provider's own error, unchanged
             return last_reply
@@ -186,6 +188,8 @@ class Router:
             labels = (acct.provider.name, acct.name, req.facts.model or "")
             self.metrics.provider_prompt_tokens.inc(labels, usage.prompt)
             self.metrics.provider_cached_tokens.inc(labels, usage.cached)
+            if usage.cache_write:
+                self.metrics.provider_cache_write_tokens.inc(labels, usage.cache_write)
 
     async def _write(self, writes: list[Awaitable[Any]]) -> None:
         """Every binding write of a success, done before the reply goes back: the next request of
@@ -205,7 +209,10 @@ class Router:
         acct.in_flight += 1
         handed_off = False
         try:
+            sent = time.perf_counter()
             resp = await self.upstream.send(req.method, acct.base_url + tail, headers, body, acct.timeouts)
+            upstream_s = time.perf_counter() - sent
+            self.metrics.upstream_latency.observe((acct.provider.name, acct.name), upstream_s)
             out_headers = response_headers(resp.raw_headers)
             # Streams, and passthrough bodies that are not JSON (audio, file contents), are relayed
             # chunk by chunk; JSON answers are read whole (usage, ids to bind, the cache).
@@ -220,9 +227,12 @@ class Router:
                     def on_end(head: bytes, tail: bytes) -> None:
                         # a short stream is all in `tail`; a long one is read at both ends
                         payloads = _payloads(tail) if len(tail) < _TAIL_BYTES else _payloads(head) + _payloads(tail)
-                        self._count(acct, req, read_stream_usage(req.endpoint.name, payloads))
+                        streamed.usage = read_stream_usage(req.endpoint.name, payloads)
+                        self._count(acct, req, streamed.usage)
 
-                return Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name)
+                streamed = Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name,
+                                 upstream_s=upstream_s)
+                return streamed
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as e:
@@ -231,7 +241,8 @@ class Router:
                 ) from e
             finally:
                 resp.release()
-            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp))
+            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp),
+                         upstream_s=upstream_s)
         finally:
             if not handed_off:
                 acct.in_flight -= 1

@@ -37,12 +37,15 @@ from warmgate.errors import (
 )
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
+from warmgate.observe.setup import build_observer
+from warmgate.observe.stats import refresh_gauges, summary
 from warmgate.pipeline import Pipeline
 from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
 from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
+from warmgate.server.dashboard import Dashboard
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
@@ -89,6 +92,13 @@ class GatewayApp:
         self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
+        )
+        self.observer = build_observer(config, self.metrics)
+        self.dashboard = Dashboard(
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, self.stats
+        )
+        self.metrics.collectors.append(
+            lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
         )
         self.started = False
         limits = config.server
@@ -141,6 +151,11 @@ class GatewayApp:
         await self.bindings.close()
         await self.redis_links.close()
         await self.upstream.close()
+        self.observer.close()
+
+    def stats(self) -> dict[str, Any]:
+        """The summary of `GET /admin/stats` (dashboard, `warmgate stats`)."""
+        return summary(self.observer, self.pipeline.router.pools.values(), self.config.cache.store, self.store)
 
     # ------------------------------------------------------------------------------------------
 
@@ -150,6 +165,7 @@ class GatewayApp:
             await self._serve_prepared(prepared, receive, send)
             return
         request_id = new_request_id()
+        started = time.perf_counter()
         path: str = scope["path"]
         wire: Wire = "openai"
         try:
@@ -159,12 +175,17 @@ class GatewayApp:
                 await self.proxy(scope, receive, send, endpoint, request_id)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
+            elif path.startswith("/dashboard") or path == "/admin/stats":
+                status, headers, body = await self.dashboard.handle(scope, receive)
+                await _send_body(send, status, headers, body, request_id)
             elif path == "/metrics" or path.startswith("/admin/"):
                 status, content_type, body = await self.admin.handle(scope)
                 await _send_body(send, status, [(b"content-type", content_type)], body, request_id)
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
+            if path.startswith("/v1/"):
+                self.observer.failed(request_id, path, e.status, e.code, started)
             await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
@@ -215,6 +236,7 @@ class GatewayApp:
         if reply is None:
             scope[PREPARED] = req
             return None
+        self.observer.done(req, reply)
         reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
         return reply
 
@@ -222,6 +244,7 @@ class GatewayApp:
         try:
             await self._relay(req, receive, send)
         except GatewayError as e:
+            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return
@@ -274,6 +297,7 @@ class GatewayApp:
             facts=endpoint.facts(parsed if parsed is not None else {}),
             tenant=tenant,
             request_id=request_id,
+            started=time.perf_counter(),
         )
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
@@ -309,8 +333,10 @@ class GatewayApp:
             raise ClientGone from None  # nothing more to send, and no error to report
         finally:
             watch.stop()
-            if reply is not None and reply.stream is not None:
-                await reply.stream.aclose()
+            if reply is not None:
+                if reply.stream is not None:
+                    await reply.stream.aclose()
+                self.observer.done(req, reply)
 
     def _tenant(self, auth: bytes | None, api_key: bytes | None) -> str:
         if self._keys is None:
