@@ -1,4 +1,4 @@
-"""The `warmgate` command: serve, check-config, sim, demo."""
+"""The `warmgate` command: serve, check-config, sim, demo, cache-config, config."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the simulator and the gateway and send a short workload through")
     demo.add_argument("--requests", type=int, default=24, help="how many requests the workload sends")
+
+    from warmgate.manage.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from warmgate.demo import run_demo
 
         return run_demo(requests=args.requests)
+    if args.command in ("cache-config", "config"):
+        from warmgate.manage.cli import run
+
+        return run(args)
     return 2
 
 
