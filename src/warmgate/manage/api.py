@@ -20,7 +20,7 @@ caller, `server.admin.AdminApi`). The OpenAPI document (`openapi.py`) lists them
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -102,7 +102,7 @@ class ManagementApi:
             cfg: CachingConfig = parse(CachingConfig, data)
             await m.change(actor, "create", cfg.name, data, lambda s, d: (s.create(cfg), None))
             return 201, orjson.dumps(_config_view(m.snapshot.state, cfg))
-        name, _, action = (unquote(p) for p in rest.partition("/"))
+        name, _, action = rest.partition("/")  # ASGI paths arrive percent-decoded
         if not action:
             if method == "GET":
                 state = m.snapshot.state
@@ -144,7 +144,7 @@ class ManagementApi:
             await m.change(actor, "create-gateway", gw.name, data, lambda s, d: (s.create_gateway(gw, d), None))
             snap = m.snapshot
             return 201, orjson.dumps(_gateway_view(snap.state, snap.directory, gw.name))
-        name = unquote(rest)
+        name = rest
         if method == "GET":
             snap = m.snapshot
             snap.directory.require(name)
