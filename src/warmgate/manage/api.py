@@ -66,6 +66,8 @@ class ManagementApi:
         """(status, JSON body) for a management route, None for a path that is not one of them.
         Raises GatewayError (rendered by the edge)."""
         try:
+            if method == "GET":
+                await self.management.fresh()
             if path == CONFIGS or path.startswith(CONFIGS + "/"):
                 return await self._configs(method, path.removeprefix(CONFIGS).strip("/"), body, actor)
             if path == GATEWAYS or path.startswith(GATEWAYS + "/"):

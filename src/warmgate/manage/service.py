@@ -85,7 +85,7 @@ class Management:
     async def reload(self) -> None:
         version, doc = await self.store.read()
         if version != self.snapshot.version:
-            self._install(version, State.decode(doc))
+            self._install(version, _decode(doc))
 
     async def _poll(self) -> None:
         interval = self.config.management.poll_interval
@@ -104,7 +104,7 @@ class Management:
         Raises what the rule raises (model.Invalid / Missing / Clash), AdminStoreError or Busy."""
         for _ in range(_ATTEMPTS):
             version, doc = await self.store.read()
-            state = State.decode(doc)
+            state = _decode(doc)
             new, result = rule(state, Directory(self.config, state))
             record = orjson.dumps(
                 {"at": self._clock(), "actor": actor, "action": action, "target": target, "detail": detail,
@@ -117,6 +117,15 @@ class Management:
                 return result
         raise Busy("the management state is being changed concurrently; retry")
 
+    async def fresh(self) -> Snapshot:
+        """The snapshot after one read of the store (so a read through this instance sees a change
+        another instance just made); the current one if the store cannot be read."""
+        try:
+            await self.reload()
+        except AdminStoreError as e:
+            log.warning("management store read failed, answering from memory: %s", e)
+        return self.snapshot
+
     async def audit(self, limit: int) -> list[Any]:
         return [orjson.loads(r) for r in await self.store.audit(limit)]
 
@@ -126,3 +135,10 @@ class Management:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
         await self.store.close()
+
+
+def _decode(doc: bytes | None) -> State:
+    try:
+        return State.decode(doc)
+    except ValueError as e:  # not JSON, or not a state this version understands
+        raise AdminStoreError(f"the stored management document is unreadable: {e}") from e
