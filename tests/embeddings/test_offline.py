@@ -115,3 +115,14 @@ def test_a_custom_model_path_is_named_by_its_hash(offline_model, tmp_path: Path)
     e = build_offline(OfflineEmbedderConfig(model_path=str(copy), max_tokens=128))
     assert e.name == "onnx@8199be6f699a/mean/128"
     np.testing.assert_allclose(e.embed_sync(["hello"]), offline_model.embed_sync(["hello"]), atol=1e-6)
+
+
+def test_length_groups_split_by_length_and_token_budget() -> None:
+    from warmgate.embeddings.offline import _length_groups
+
+    lengths = [10, 200, 12, 11, 190, 50]
+    groups = _length_groups([[0] * n for n in lengths], budget=400)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert [[lengths[i] for i in g] for g in groups] == [[10, 11, 12], [50], [190, 200]]
+    assert [len(g) for g in _length_groups([[0] * 100] * 9, budget=400)] == [4, 4, 1]
+    assert [len(g) for g in _length_groups([[0] * 300] * 2, budget=100)] == [1, 1]  # never empty

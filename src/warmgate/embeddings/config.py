@@ -29,7 +29,10 @@ class OfflineEmbedderConfig(_Model):
     )
     max_tokens: int = Field(default=256, ge=8, le=512, description="longer texts are truncated (as sentence-transformers)")
     threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads per inference")
-    max_batch: int = Field(default=32, ge=1, le=512, description="texts embedded together in one model run")
+    max_batch: int = Field(default=32, ge=1, le=512, description="texts taken together from the queue")
+    max_batch_tokens: int = Field(
+        default=512, ge=1, le=65536, description="padded tokens per model run at most (longer batches are split)"
+    )
     batch_wait_ms: float = Field(
         default=0.0, ge=0, le=50, description="how long a run waits for more concurrent texts before it starts"
     )

@@ -121,6 +121,7 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
             tokenizer,
             input_names=[i.name for i in session.get_inputs()],
             max_tokens=cfg.max_tokens,
+            max_batch_tokens=cfg.max_batch_tokens,
         )
         dimensions = int(model(["warmgate"]).shape[1])
     except failures as exc:
