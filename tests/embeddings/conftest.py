@@ -37,6 +37,7 @@ RemoteFactory = Callable[..., RemoteEmbedder]
 def make_remote(sim: Sim, **kw: object) -> RemoteEmbedder:
     kw.setdefault("api_key", f"sk-embed-{uuid.uuid4().hex[:12]}")
     kw.setdefault("timeout", 5.0)
+    kw.setdefault("dimensions", 1536)
     base_url = str(kw.pop("base_url", sim.url + "/v1"))
     model = str(kw.pop("model", "text-embedding-sim"))
     return RemoteEmbedder(base_url, model, **kw)  # type: ignore[arg-type]
@@ -66,6 +67,6 @@ async def embedder(request: pytest.FixtureRequest) -> AsyncIterator[Embedder]:
         model: OfflineEmbedder = request.getfixturevalue("offline_model")
         e = OfflineEmbedder(model.model, name=model.name, dimensions=model.dimensions)
     else:
-        e = make_remote(request.getfixturevalue("sim"), dimensions=384)
+        e = make_remote(request.getfixturevalue("sim"), dimensions=384, send_dimensions=True)
     yield e
     await e.close()

@@ -47,7 +47,10 @@ class RemoteEmbedderConfig(_Model):
     api_key: SecretStr | None = None
     provider: str | None = Field(default=None, description="use this configured provider's base_url and key")
     account: str | None = Field(default=None, description="the provider's account to use (default: its first)")
-    dimensions: int | None = Field(default=None, ge=1, le=8192, description="sent as `dimensions` when set")
+    dimensions: int = Field(ge=1, le=8192, description="the width of the model's vectors (sizes the index)")
+    send_dimensions: bool = Field(
+        default=False, description="ask for that width (`dimensions` in the request; text-embedding-3 models)"
+    )
     timeout: float = Field(default=1.0, gt=0, le=60, description="seconds before a lookup goes on without it")
     max_batch: int = Field(default=64, ge=1, le=2048, description="texts per upstream call at most")
     max_concurrency: int = Field(default=4, ge=1, le=256, description="upstream calls in flight at most")

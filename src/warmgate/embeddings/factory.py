@@ -64,6 +64,7 @@ def build_remote(cfg: RemoteEmbedderConfig, providers: Sequence[Provider] = ()) 
         cfg.model,
         api_key=api_key,
         dimensions=cfg.dimensions,
+        send_dimensions=cfg.send_dimensions,
         timeout=cfg.timeout,
         max_batch=cfg.max_batch,
         max_concurrency=cfg.max_concurrency,
