@@ -36,6 +36,9 @@ class OfflineEmbedderConfig(_Model):
     batch_wait_ms: float = Field(
         default=0.0, ge=0, le=50, description="how long a run waits for more concurrent texts before it starts"
     )
+    max_queue: int = Field(
+        default=64, ge=0, description="texts waiting at most; beyond, a lookup is skipped at once (0: unbounded)"
+    )
 
 
 class RemoteEmbedderConfig(_Model):
@@ -55,6 +58,7 @@ class RemoteEmbedderConfig(_Model):
     max_batch: int = Field(default=64, ge=1, le=2048, description="texts per upstream call at most")
     max_concurrency: int = Field(default=4, ge=1, le=256, description="upstream calls in flight at most")
     batch_wait_ms: float = Field(default=1.0, ge=0, le=50)
+    max_queue: int = Field(default=1024, ge=0, description="texts waiting at most (0: unbounded)")
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent with each call")
 
     @field_validator("base_url")

@@ -69,6 +69,7 @@ def build_remote(cfg: RemoteEmbedderConfig, providers: Sequence[Provider] = ()) 
         max_batch=cfg.max_batch,
         max_concurrency=cfg.max_concurrency,
         wait=cfg.batch_wait_ms / 1000.0,
+        max_queue=cfg.max_queue,
         headers=headers,
     )
 
@@ -134,6 +135,7 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
         dimensions=dimensions,
         max_batch=cfg.max_batch,
         wait=cfg.batch_wait_ms / 1000.0,
+        max_queue=cfg.max_queue,
         failures=failures,
     )
 

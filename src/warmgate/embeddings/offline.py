@@ -157,6 +157,7 @@ class OfflineEmbedder:
         dimensions: int,
         max_batch: int = 32,
         wait: float = 0.0,
+        max_queue: int = 0,
         failures: tuple[type[Exception], ...] = (RuntimeError,),
     ):
         self.name = name
@@ -164,7 +165,7 @@ class OfflineEmbedder:
         self.dimensions = dimensions
         self.model = model
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgate-embed")
-        self.batcher = MicroBatcher(self._run, max_batch=max_batch, max_concurrency=1, wait=wait)
+        self.batcher = MicroBatcher(self._run, max_batch=max_batch, max_concurrency=1, wait=wait, max_queue=max_queue)
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:

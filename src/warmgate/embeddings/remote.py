@@ -44,6 +44,7 @@ class RemoteEmbedder:
         max_batch: int = 64,
         max_concurrency: int = 4,
         wait: float = 0.001,
+        max_queue: int = 0,
         headers: Mapping[str, str] | None = None,
     ):
         base_url = base_url.rstrip("/")
@@ -62,7 +63,9 @@ class RemoteEmbedder:
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
-        self.batcher = MicroBatcher(self._call, max_batch=max_batch, max_concurrency=max_concurrency, wait=wait)
+        self.batcher = MicroBatcher(
+            self._call, max_batch=max_batch, max_concurrency=max_concurrency, wait=wait, max_queue=max_queue
+        )
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
