@@ -1,10 +1,10 @@
 """Latency and throughput of the offline embedder (all-MiniLM-L6-v2 on onnxruntime).
 
 For prompts of ~10, ~50 and ~200 tokens:
-- concurrency 1: p50/p95/p99 of `await embedder.embed([prompt])` (thread hop + batcher included), next
-  to the baseline measured in the same run: the bare model call on the calling thread (tokenize + run
-  + pool), in wall time and in CPU time of that thread (CPU time is what the model costs when the
-  machine's other processes steal no cycles);
+- the bare model call on the calling thread (tokenize + run + pool) at precision int8 (the default)
+  and fp32 (the baseline: the export run as it is), in wall time and in CPU time of that thread (CPU
+  time is what the model costs when the machine's other processes steal no cycles), and the ratio;
+- concurrency 1: p50/p95/p99 of `await embedder.embed([prompt])` (thread hop + batcher included);
 - concurrency 16: requests/s, CPU time of the process per request, and p50/p95/p99, with
   micro-batching (`max_batch` 32, runs of at most `max_batch_tokens` 512 padded tokens) and without
   (`max_batch` 1), as ratios. On a shared machine CPU per request is the steadier measure.
@@ -111,26 +111,34 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description="offline embedder latency and throughput")
     ap.add_argument("--quick", action="store_true", help="fewer requests (~30 s)")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    ap.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="for the c=1 and c=16 runs")
     args = ap.parse_args()
     scale = 0.25 if args.quick else 1.0
     print("$ PYTHONPATH=src python " + " ".join(sys.argv))
     load = os.getloadavg()
     print(f"cpus {os.cpu_count()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    started = time.perf_counter()
-    base = build_offline(OfflineEmbedderConfig(threads=args.threads))
-    print(f"model {base.name}, {base.dimensions} dims, loaded in {time.perf_counter() - started:.2f} s, "
-          f"onnxruntime threads {args.threads}")
+    models = {}
+    for precision in ("int8", "fp32"):
+        started = time.perf_counter()
+        models[precision] = build_offline(OfflineEmbedderConfig(threads=args.threads, precision=precision))  # type: ignore[arg-type]
+        print(f"model {models[precision].name}, {models[precision].dimensions} dims, "
+              f"loaded in {time.perf_counter() - started:.2f} s, onnxruntime threads {args.threads}")
+    base = models[args.precision]
 
     for tokens, n1, nc in ((10, 400, 640), (50, 300, 480), (200, 100, 160)):
         n1, nc = max(20, int(n1 * scale)), max(32, int(nc * scale))
         text = prompt(tokens, base)
         real = len(base.model.tokenize([text])[0])
-        base.embed_sync([text])  # warm up this shape
-        bare(base, text, 10)
         print(f"\n--- ~{tokens} tokens (this prompt: {real} tokens)")
-        wall, cpu = bare(base, text, n1)
-        print(f"c=1  bare model call, wall   {fmt(pct(wall))}")
-        print(f"c=1  bare model call, CPU    {fmt(pct(cpu))}")
+        cpu_by: dict[str, list[float]] = {}
+        for precision, m in models.items():
+            bare(m, text, 10)  # warm up this shape
+            w, cpu_by[precision] = bare(m, text, n1)
+            if precision == args.precision:
+                wall = w
+            print(f"c=1  bare call {precision}, wall  {fmt(pct(w))}")
+            print(f"c=1  bare call {precision}, CPU   {fmt(pct(cpu_by[precision]))}")
+        print(f"c=1  CPU p50 int8 / fp32: {statistics.median(cpu_by['int8']) / statistics.median(cpu_by['fp32']):.2f}x")
         e = wrap(base, 32)
         lat = await sequential(e, text, n1)
         print(f"c=1  embedder.embed          {fmt(pct(lat))}   "
@@ -151,7 +159,8 @@ async def main() -> None:
             await e.close()
         print(f"c=16 batching / none: throughput {rates[32] / rates[1]:.2f}x, CPU per request "
               f"{costs[32] / costs[1]:.2f}x")
-    await base.close()
+    for m in models.values():
+        await m.close()
 
 
 if __name__ == "__main__":

