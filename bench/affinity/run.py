@@ -54,6 +54,7 @@ routing:
   binding_ttl: 300
   bindings: {bindings}
   redis_url: {redis_url}
+  redis_timeout: {redis_timeout}
 providers:
   - name: sim
     api: {api}
@@ -240,6 +241,7 @@ async def start_gateways(sc: Scenario, args: argparse.Namespace, work: Path, sim
     config.write_text(GATEWAY_CONFIG.format(
         strategy=sc.strategy, bindings=sc.bindings, redis_url=redis_url or "redis://127.0.0.1:6379/0",
         api=args.api, sim=sim, model=MODELS[args.api], cache_ttl=args.cache_ttl, load_bound=args.load_bound,
+        redis_timeout=args.redis_timeout,
         accounts=", ".join(f"{{name: a{i + 1}, api_key: {k}}}" for i, k in enumerate(keys))))
     gw = Gateways([], [], keys)
     try:
@@ -370,6 +372,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--conversations", type=int, help="override the workload's number of conversations")
     ap.add_argument("--load-bound", type=float, default=RoutingConfig().load_bound,
                     help="routing.load_bound of the gateways (default: the gateway's default)")
+    ap.add_argument("--redis-timeout", type=float, default=RoutingConfig().redis_timeout,
+                    help="routing.redis_timeout of the gateways (default: the gateway's default)")
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight per run at most")
     ap.add_argument("--api", choices=sorted(MODELS), default="openai")
     ap.add_argument("--fault", choices=["500", "close"], default="500", help="how the failing account fails")

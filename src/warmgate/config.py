@@ -205,6 +205,7 @@ class RoutingConfig(_Model):
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout: float = Field(default=0.05, gt=0, description="seconds a Redis bindings call may take (then: no binding)")
 
 
 class Config(_Model):
