@@ -18,6 +18,7 @@ import orjson
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import cache_key
+from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
 from warmgate.cache.service import Found, ResponseCache
@@ -69,9 +70,16 @@ class CacheFlow:
         self.cache = cache
         self.metrics = metrics
         self.flights = SingleFlight()
-        self._plain: dict[tuple[str, str], CachePolicy] = {}  # (model, tenant) -> policy without controls
+        self.layers = Layers(cfg)
+        self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def swap_layers(self, layers: Layers) -> None:
+        """Use `layers` from the next request on (a caching configuration or gateway changed);
+        the memoised plain policies were built from the old ones, so they go too."""
+        self.layers = layers
+        self._plain = {}
 
     def applies(self, req: Request) -> bool:
         return req.endpoint.cacheable and req.json is not None
@@ -85,14 +93,16 @@ class CacheFlow:
             directive, parsed = parse_controls(req.headers, req.json)
             body = parsed if parsed is not None else req.json
             if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
-                policy = self._plain.get((model, req.tenant))
+                memo = (req.gateway, model, req.tenant)
+                policy = self._plain.get(memo)
                 if policy is None:
-                    policy = effective(self.cfg, model, directive, req.tenant)
+                    layer = self.layers.layer(req.gateway, model)
+                    policy = effective(self.cfg, model, directive, req.tenant, layer)
                     if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
                         self._plain.clear()
-                    self._plain[(model, req.tenant)] = policy
+                    self._plain[memo] = policy
             else:
-                policy = effective(self.cfg, model, directive, req.tenant)
+                policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
             key = None
             if policy.enabled:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
@@ -141,7 +151,7 @@ class CacheFlow:
                 answer = await wait(waiting, self.cfg.coalesce_timeout)
                 if answer is not None:
                     self.metrics.cache_coalesced.inc(labels)
-                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy)
+                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy, "coalesced")
                 leader = False  # the leader's answer was not storable or took too long: go ourselves
         started = time.perf_counter()
         try:
@@ -155,7 +165,9 @@ class CacheFlow:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _hit(self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy) -> Reply:
+    def _hit(
+        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact"
+    ) -> Reply:
         answer = found.answer
         self.metrics.cache.inc((*labels, found.state))
         self.metrics.cache_tokens_saved.inc(labels, answer.tokens)
@@ -172,10 +184,11 @@ class CacheFlow:
         headers.append((b"x-warmgate-cache-key", key.encode()))
         if policy.bucket_size > 1:
             headers.append((b"helicone-cache-bucket-idx", str(found.slot).encode()))
-        return Reply(answer.status, headers, body=payload)
+        return Reply(answer.status, headers, body=payload, cache=found.state, hit_kind=kind, saved=answer)
 
     def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
         self.metrics.cache.inc((*labels, result))
+        reply.cache = result
         reply.headers.extend(_STATUS_HEADERS[result])
         if key is not None:
             reply.headers.append((b"x-warmgate-cache-key", key.encode()))
@@ -230,7 +243,7 @@ class CacheFlow:
             marked = orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
         if usage is None:
             usage = read_usage(endpoint, body)
-        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total)
+        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total, usage)
 
     def _save(self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None) -> None:
         if self.cache.now is not None:  # memory: stored before the reply goes out, no task

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -106,6 +107,8 @@ class Router:
             self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
             if reply.status < 400:
                 await self._after_success(req, reply, acct, scope, choice)
+            if choice is not None:
+                reply.affinity = choice.key.kind
             return reply
         if last_reply is not None:  # the provider's own error, unchanged
             return last_reply
@@ -179,6 +182,8 @@ class Router:
             labels = (acct.provider.name, acct.name, req.facts.model or "")
             self.metrics.provider_prompt_tokens.inc(labels, usage.prompt)
             self.metrics.provider_cached_tokens.inc(labels, usage.cached)
+            if usage.cache_write:
+                self.metrics.provider_cache_write_tokens.inc(labels, usage.cache_write)
 
     async def _write(self, writes: list[Awaitable[Any]]) -> None:
         """Every binding write of a success, done before the reply goes back: the next request of
@@ -198,7 +203,10 @@ class Router:
         acct.in_flight += 1
         handed_off = False
         try:
+            sent = time.perf_counter()
             resp = await self.upstream.send(req.method, acct.base_url + tail, headers, body, acct.timeouts)
+            upstream_s = time.perf_counter() - sent
+            self.metrics.upstream_latency.observe((acct.provider.name, acct.name), upstream_s)
             out_headers = response_headers(resp.raw_headers)
             # Streams, and passthrough bodies that are not JSON (audio, file contents), are relayed
             # chunk by chunk; JSON answers are read whole (usage, ids to bind, the cache).
@@ -213,9 +221,12 @@ class Router:
                     def on_end(head: bytes, tail: bytes) -> None:
                         # a short stream is all in `tail`; a long one is read at both ends
                         payloads = _payloads(tail) if len(tail) < _TAIL_BYTES else _payloads(head) + _payloads(tail)
-                        self._count(acct, req, read_stream_usage(req.endpoint.name, payloads))
+                        streamed.usage = read_stream_usage(req.endpoint.name, payloads)
+                        self._count(acct, req, streamed.usage)
 
-                return Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name)
+                streamed = Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name,
+                                 upstream_s=upstream_s)
+                return streamed
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as e:
@@ -224,7 +235,8 @@ class Router:
                 ) from e
             finally:
                 resp.release()
-            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp))
+            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp),
+                         upstream_s=upstream_s)
         finally:
             if not handed_off:
                 acct.in_flight -= 1
@@ -270,7 +282,7 @@ class StreamBody:
     It keeps the stream's first and last few KB, and when the stream ends cleanly hands them to
     `on_end` (the router reads the usage there: no parsing of the whole stream)."""
 
-    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail")
+    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail", "_tail_bytes")
 
     def __init__(
         self, resp: aiohttp.ClientResponse, acct: AccountState, on_end: Callable[[bytes, bytes], None] | None = None
@@ -281,7 +293,8 @@ class StreamBody:
         self._closed = False
         self._on_end = on_end
         self._head = b""
-        self._tail = b""
+        self._tail: collections.deque[bytes] = collections.deque()  # the last chunks, _TAIL_BYTES or a little more
+        self._tail_bytes = 0
 
     def __aiter__(self) -> StreamBody:
         return self
@@ -292,7 +305,7 @@ class StreamBody:
         except StopAsyncIteration:
             if self._on_end is not None:
                 on_end, self._on_end = self._on_end, None
-                on_end(self._head, self._tail)
+                on_end(self._head, b"".join(self._tail)[-_TAIL_BYTES:])
             raise
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UpstreamFailure(
@@ -301,7 +314,11 @@ class StreamBody:
         if self._on_end is not None:
             if len(self._head) < _HEAD_BYTES:
                 self._head += chunk[: _HEAD_BYTES - len(self._head)]
-            self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+            tail = self._tail
+            tail.append(chunk)
+            self._tail_bytes += len(chunk)
+            while self._tail_bytes - len(tail[0]) >= _TAIL_BYTES:  # no copying of the kept bytes per chunk
+                self._tail_bytes -= len(tail.popleft())
         return chunk
 
     async def aclose(self) -> None:
@@ -320,9 +337,11 @@ def _payloads(data: bytes) -> list[Any]:
     either end is skipped)."""
     out = []
     for event in parse_sse(data):
-        if event.data[:1] == b"{" and b'"usage"' in event.data:
+        d = event.data
+        # with include_usage every chat chunk says `"usage":null`, and Responses' first events too
+        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
             try:
-                out.append(orjson.loads(event.data))
+                out.append(orjson.loads(d))
             except orjson.JSONDecodeError:
                 continue
     return out
