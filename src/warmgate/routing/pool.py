@@ -111,24 +111,30 @@ class Pool:
         if previous is not None and previous is not acct:
             previous.warm.pop(key, None)
         self._warm_on[key] = acct
-        acct.warm[key] = self._clock()
+        now = self._clock()
+        acct.warm[key] = now
         acct.warm.move_to_end(key)
+        self._forget_cold(acct, now - self._cache_ttl)
 
     def loads(self) -> dict[str, int]:
         """Each account's load for placement: requests in flight + warm conversations."""
         horizon = self._clock() - self._cache_ttl
         out = {}
         for a in self.accounts:
-            warm = a.warm
-            while warm:
-                key, last = next(iter(warm.items()))
-                if last > horizon:
-                    break
-                del warm[key]
-                if self._warm_on.get(key) is a:
-                    del self._warm_on[key]
-            out[a.name] = a.in_flight + len(warm)
+            self._forget_cold(a, horizon)
+            out[a.name] = a.in_flight + len(a.warm)
         return out
+
+    def _forget_cold(self, acct: AccountState, horizon: float) -> None:
+        """Drop `acct`'s keys last served at or before `horizon` (oldest first: amortized O(1))."""
+        warm = acct.warm
+        while warm:
+            key, last = next(iter(warm.items()))
+            if last > horizon:
+                return
+            del warm[key]
+            if self._warm_on.get(key) is acct:
+                del self._warm_on[key]
 
     def cool_down(self, acct: AccountState, seconds: float) -> None:
         until = self._clock() + min(max(seconds, 0.0), MAX_COOLDOWN)
