@@ -1,7 +1,7 @@
 """Prompt-cache affinity benchmark: the provider cache hit rate that each routing strategy keeps.
 
-    python bench/affinity/run.py                  # ~1.5 min on 2 cores: pools of 4 and 8, all scenarios
-    python bench/affinity/run.py --quick          # ~30 s smoke run: pool of 4 only, smaller workload
+    python bench/affinity/run.py                  # ~2 min on 2 idle cores: pools of 4 and 8, all scenarios
+    python bench/affinity/run.py --quick          # ~45 s smoke run: pool of 4 only, smaller workload
     python bench/affinity/run.py --seed 7 --json results.json
 
 One seeded workload (workload.py) of concurrent multi-turn conversations goes, once per run, through a
@@ -364,7 +364,7 @@ def source_state() -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="~30 s smoke run: pool of 4 only, smaller workload, TTL 1.5 s")
+    ap.add_argument("--quick", action="store_true", help="~45 s smoke run: pool of 4 only, smaller workload")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="write every run and the options here")
     ap.add_argument("--pools", type=lambda s: [int(x) for x in s.split(",")], help="pool sizes (default 4,8)")
