@@ -117,7 +117,7 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     # A server shares its cores: idle intra-op threads sleep instead of spinning.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     failures = _runtime_errors(ort)
-    setup_failures = (*failures, EmbeddingUnavailable)  # the last: the probe's output has the wrong shape
+    setup_failures: tuple[type[Exception], ...] = (*failures, EmbeddingUnavailable)  # the last: the probe's output has the wrong shape
     try:
         if cfg.precision == "int8":
             blob = _int8_encoder(path)
