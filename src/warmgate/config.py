@@ -99,6 +99,16 @@ class Provider(_Model):
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
     cooldowns: Cooldowns = Cooldowns()
+    stream_usage: bool = Field(
+        default=True,
+        description="ask for usage in streamed chat completions (stream_options.include_usage) and take the "
+        "usage chunk out for clients that did not ask; off for OpenAI-compatible servers that refuse the option",
+    )
+    cache_ttl: float = Field(
+        default=300, gt=0,
+        description="seconds the provider keeps an idle prompt-cache entry (OpenAI, Anthropic: 5 min); "
+        "affinity moves a conversation back to its first-choice account only once this has passed",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -233,6 +243,31 @@ class RoutingConfig(_Model):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
 
+class PriceConfig(_Model):
+    """US dollars per million tokens (see `accounting/prices.yaml` for the defaults)."""
+
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0, description="default: input")
+    cache_write: float | None = Field(default=None, ge=0, description="5-minute cache write; default: input")
+    cache_write_1h: float | None = Field(default=None, ge=0, description="1-hour cache write; default: cache_write")
+    output: float = Field(default=0.0, ge=0)
+
+
+class AccessLogConfig(_Model):
+    """One JSON line per request (see docs/observability.md)."""
+
+    enabled: bool = False
+    path: str = Field(default="-", description="a file to append to; - = standard error")
+    debug_bodies: bool = Field(default=False, description="also log request bodies (prompts!): debugging only")
+
+
+class ObservabilityConfig(_Model):
+    access_log: AccessLogConfig = AccessLogConfig()
+    interval: float = Field(default=10.0, ge=0.1, le=3600, description="seconds per dashboard time-series point")
+    points: int = Field(default=360, ge=2, le=100_000, description="time-series points kept")
+    label_limit: int = Field(default=200, ge=1, description="distinct values per metric label before 'other'")
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     keys: tuple[GatewayKey, ...] | None = None
@@ -246,6 +281,8 @@ class Config(_Model):
     routing: RoutingConfig = RoutingConfig()
     gateways: dict[str, GatewayConfig] = Field(default_factory=dict)
     management: ManagementConfig = ManagementConfig()
+    prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     @field_validator("models", mode="before")
     @classmethod

@@ -151,7 +151,7 @@ class CacheFlow:
                 answer = await wait(waiting, self.cfg.coalesce_timeout)
                 if answer is not None:
                     self.metrics.cache_coalesced.inc(labels)
-                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy)
+                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy, "coalesced")
                 leader = False  # the leader's answer was not storable or took too long: go ourselves
         started = time.perf_counter()
         try:
@@ -165,7 +165,9 @@ class CacheFlow:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _hit(self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy) -> Reply:
+    def _hit(
+        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact"
+    ) -> Reply:
         answer = found.answer
         self.metrics.cache.inc((*labels, found.state))
         self.metrics.cache_tokens_saved.inc(labels, answer.tokens)
@@ -182,10 +184,11 @@ class CacheFlow:
         headers.append((b"x-warmgate-cache-key", key.encode()))
         if policy.bucket_size > 1:
             headers.append((b"helicone-cache-bucket-idx", str(found.slot).encode()))
-        return Reply(answer.status, headers, body=payload)
+        return Reply(answer.status, headers, body=payload, cache=found.state, hit_kind=kind, saved=answer)
 
     def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
         self.metrics.cache.inc((*labels, result))
+        reply.cache = result
         reply.headers.extend(_STATUS_HEADERS[result])
         if key is not None:
             reply.headers.append((b"x-warmgate-cache-key", key.encode()))
@@ -240,7 +243,7 @@ class CacheFlow:
             marked = orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
         if usage is None:
             usage = read_usage(endpoint, body)
-        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total)
+        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total, usage)
 
     def _save(self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None) -> None:
         if self.cache.now is not None:  # memory: stored before the reply goes out, no task

@@ -40,11 +40,15 @@ from warmgate.manage.api import ManagementApi
 from warmgate.manage.service import Management, Snapshot
 from warmgate.manage.store import open_admin_store
 from warmgate.metrics import Metrics
+from warmgate.observe.setup import build_observer
+from warmgate.observe.stats import refresh_gauges, summary
 from warmgate.pipeline import Pipeline
+from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
 from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
+from warmgate.server.dashboard import Dashboard
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
@@ -85,12 +89,21 @@ class GatewayApp:
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
         self.cache_flow: CacheFlow | None = None
-        self.bindings = open_bindings(config.routing)
+        # One client and circuit breaker per Redis URL, shared by the cache store and the bindings.
+        self.redis_links = RedisLinks(failures=config.cache.breaker_failures, reset=config.cache.breaker_reset)
+        self.bindings = open_bindings(config.routing, links=self.redis_links)
         self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
         )
         self.management: Management | None = None
+        self.observer = build_observer(config, self.metrics)
+        self.dashboard = Dashboard(
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, self.stats
+        )
+        self.metrics.collectors.append(
+            lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
+        )
         self.started = False
         limits = config.server
         self._max_body = limits.max_body_bytes
@@ -126,7 +139,7 @@ class GatewayApp:
         """The app factory's other half: the one place that picks the concrete store."""
         await self.upstream.start()
         cache_cfg = self.config.cache
-        self.store = open_store(cache_cfg, time.monotonic)  # the clock of the circuit breaker
+        self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
         self.pipeline.cache = self.cache_flow
@@ -153,7 +166,13 @@ class GatewayApp:
         if self.management is not None:
             await self.management.close()
         await self.bindings.close()
+        await self.redis_links.close()
         await self.upstream.close()
+        self.observer.close()
+
+    def stats(self) -> dict[str, Any]:
+        """The summary of `GET /admin/stats` (dashboard, `warmgate stats`)."""
+        return summary(self.observer, self.pipeline.router.pools.values(), self.config.cache.store, self.store)
 
     # ------------------------------------------------------------------------------------------
 
@@ -163,6 +182,7 @@ class GatewayApp:
             await self._serve_prepared(prepared, receive, send)
             return
         request_id = new_request_id()
+        started = time.perf_counter()
         path: str = scope["path"]
         wire: Wire = "openai"
         try:
@@ -181,6 +201,9 @@ class GatewayApp:
                 await self.proxy(scope, receive, send, endpoint, request_id, gateway, path)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
+            elif path.startswith("/dashboard") or path == "/admin/stats":
+                status, headers, body = await self.dashboard.handle(scope, receive)
+                await _send_body(send, status, headers, body, request_id)
             elif path == "/metrics" or path.startswith("/admin/"):
                 body = b""
                 if scope["method"] in ("POST", "PATCH", "PUT"):
@@ -190,6 +213,8 @@ class GatewayApp:
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
+            if path.startswith("/v1/"):
+                self.observer.failed(request_id, path, e.status, e.code, started)
             await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
@@ -257,6 +282,7 @@ class GatewayApp:
         if reply is None:
             scope[PREPARED] = req
             return None
+        self.observer.done(req, reply)
         reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
         return reply
 
@@ -264,6 +290,7 @@ class GatewayApp:
         try:
             await self._relay(req, receive, send)
         except GatewayError as e:
+            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return
@@ -318,6 +345,7 @@ class GatewayApp:
             tenant=tenant,
             request_id=request_id,
             gateway=gateway,
+            started=time.perf_counter(),
         )
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
@@ -353,8 +381,10 @@ class GatewayApp:
             raise ClientGone from None  # nothing more to send, and no error to report
         finally:
             watch.stop()
-            if reply is not None and reply.stream is not None:
-                await reply.stream.aclose()
+            if reply is not None:
+                if reply.stream is not None:
+                    await reply.stream.aclose()
+                self.observer.done(req, reply)
 
     def _tenant(self, auth: bytes | None, api_key: bytes | None) -> str:
         if self._keys is None:
