@@ -239,3 +239,21 @@ def test_answer_now_serves_gateway_paths(gw: Gateway) -> None:
     unknown = request("POST", gw.url + "/g/nowhere/v1/messages", json=body, headers=headers)
     assert unknown.status == 404 and unknown.json()["type"] == "error"  # Anthropic-shaped
     assert admin(gw.url, "POST", "/admin/cache-configs/fast-path/detach", {"gateway": "support"}).status == 200
+
+
+def test_cache_control_policy_reaches_requests(gw: Gateway, sdk: Clients) -> None:
+    """A configuration that does not honour client no-cache / no-store: those headers change nothing."""
+    body = {**exact("ignore-client"), "cache_control": {"no_cache": False, "no_store": False}}
+    assert admin(gw.url, "POST", "/admin/cache-configs", body).status == 201
+    assert admin(gw.url, "POST", "/admin/cache-configs/ignore-client/assign",
+                 {"gateway": "support", "models": ["gpt-sim"]}).status == 200
+    client = openai.OpenAI(api_key=TENANT, base_url=gw.url + "/g/support/v1", max_retries=0, timeout=20,
+                           default_headers={"x-cache-control": "no-store"})
+    sdk.opened.append(client)
+    assert chat(client, "stored despite no-store")[0] == "MISS"
+    assert chat(client, "stored despite no-store")[0] == "HIT"
+    assert admin(gw.url, "PATCH", "/admin/cache-configs/ignore-client",
+                 {"cache_control": {"no_store": True}}).status == 200
+    assert chat(client, "not stored now")[0] == "MISS"  # looked up, not stored
+    assert chat(client, "not stored now")[0] == "MISS"
+    assert admin(gw.url, "POST", "/admin/cache-configs/ignore-client/detach", {"gateway": "support"}).status == 200

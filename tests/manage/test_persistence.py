@@ -31,7 +31,7 @@ def cache_status(client: openai.OpenAI, text: str) -> str:
     return raw.headers.get("x-warmgate-cache", "")
 
 
-def test_restart_keeps_configurations(sim: Sim, tmp_path: Path) -> None:
+def test_restart_and_crash_keep_configurations(sim: Sim, tmp_path: Path) -> None:
     cfg = gateway_config(sim.url)
     first = Gateway(tmp_path, cfg)
     try:
@@ -39,6 +39,7 @@ def test_restart_keeps_configurations(sim: Sim, tmp_path: Path) -> None:
         assert admin(first.url, "POST", "/admin/cache-configs/survives-restart/assign",
                      {"gateway": "support", "models": ["gpt-sim"]}).status == 200
         assert admin(first.url, "POST", "/admin/gateways", {"name": "made-at-runtime"}).status == 201
+        first.kill()  # SIGKILL right after the acknowledgement: nothing acknowledged may be lost
     finally:
         first.stop()
     assert (tmp_path / "warmgate-admin.sqlite3").exists()  # beside the configuration file
