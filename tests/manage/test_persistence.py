@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,13 @@ def test_two_instances_share_redis(
     # both instances' audit trails are the one trail
     actions = [r["action"] for r in admin(a.url, "GET", "/admin/audit").json()["data"]]
     assert actions[:3] == ["detach", "edit", "create"]
+    # two conflicting assignments at the same moment on two instances: exactly one wins
+    assert admin(a.url, "POST", "/admin/cache-configs", exact("race-one")).status == 201
+    assert admin(b.url, "POST", "/admin/cache-configs", exact("race-two")).status == 201
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(
+            lambda pair: admin(pair[0], "POST", f"/admin/cache-configs/{pair[1]}/assign",
+                               {"gateway": "support", "models": ["claude-sim"]}).status,
+            [(a.url, "race-one"), (b.url, "race-two")],
+        ))
+    assert statuses == [200, 409]
