@@ -257,3 +257,16 @@ def test_cache_control_policy_reaches_requests(gw: Gateway, sdk: Clients) -> Non
     assert chat(client, "not stored now")[0] == "MISS"  # looked up, not stored
     assert chat(client, "not stored now")[0] == "MISS"
     assert admin(gw.url, "POST", "/admin/cache-configs/ignore-client/detach", {"gateway": "support"}).status == 200
+
+
+def test_semantic_only_configuration_skips_the_exact_cache(gw: Gateway, sdk: Clients) -> None:
+    body = {"name": "semantic-only", "types": ["semantic"], "semantic_threshold": 0.95, "ttl": 600}
+    assert admin(gw.url, "POST", "/admin/cache-configs", body).status == 201
+    assert admin(gw.url, "POST", "/admin/cache-configs/semantic-only/assign",
+                 {"gateway": "support", "models": ["gpt-sim"]}).status == 200
+    eff = admin(gw.url, "GET", "/admin/effective?gateway=support&model=gpt-sim").json()
+    assert (eff["enabled"], eff["exact"], eff["semantic_threshold"]) == (True, False, 0.95)
+    client = openai.OpenAI(api_key=TENANT, base_url=gw.url + "/g/support/v1", max_retries=0, timeout=20)
+    sdk.opened.append(client)
+    assert [chat(client, "semantic only")[0] for _ in range(2)] == ["BYPASS", "BYPASS"]
+    assert admin(gw.url, "POST", "/admin/cache-configs/semantic-only/detach", {"gateway": "support"}).status == 200

@@ -104,7 +104,7 @@ class CacheFlow:
             else:
                 policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
             key = None
-            if policy.enabled:
+            if policy.enabled and policy.exact:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
             prep = req.cache_prep = Prepared(body, policy, key)
