@@ -241,6 +241,9 @@ class RoutingConfig(_Model):
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout: float = Field(
+        default=0.05, gt=0, description="seconds a Redis binding call may take before it reads as 'no binding'"
+    )
 
 
 class PriceConfig(_Model):
@@ -279,10 +282,10 @@ class Config(_Model):
     admin_key: SecretStr | None = Field(default=None, description="key of the management API (never a gateway key)")
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
-    gateways: dict[str, GatewayConfig] = Field(default_factory=dict)
-    management: ManagementConfig = ManagementConfig()
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
     observability: ObservabilityConfig = ObservabilityConfig()
+    gateways: dict[str, GatewayConfig] = Field(default_factory=dict)
+    management: ManagementConfig = ManagementConfig()
 
     @field_validator("models", mode="before")
     @classmethod

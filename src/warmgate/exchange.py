@@ -33,8 +33,8 @@ class Request:
     tenant: str
     request_id: str
     cache_prep: Any = None  # the cache layer's work on this request (`cache.flow.Prepared`), done once
-    gateway: str = DEFAULT_GATEWAY  # the gateway whose route it came in on
     started: float = 0.0  # time.perf_counter() when the edge had the whole request (gateway latency)
+    gateway: str = DEFAULT_GATEWAY  # the gateway whose route it came in on
 
 
 @dataclass(slots=True)

@@ -96,7 +96,6 @@ class GatewayApp:
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
         )
-        self.management: Management | None = None
         self.observer = build_observer(config, self.metrics)
         self.dashboard = Dashboard(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, self.stats
@@ -104,6 +103,7 @@ class GatewayApp:
         self.metrics.collectors.append(
             lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
         )
+        self.management: Management | None = None
         self.started = False
         limits = config.server
         self._max_body = limits.max_body_bytes
@@ -344,8 +344,8 @@ class GatewayApp:
             facts=endpoint.facts(parsed if parsed is not None else {}),
             tenant=tenant,
             request_id=request_id,
-            gateway=gateway,
             started=time.perf_counter(),
+            gateway=gateway,
         )
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
