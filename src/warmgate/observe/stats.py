@@ -42,6 +42,7 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
     m = observer.metrics
     pools = list(pools)
     refresh_gauges(m, pools, store_name, store)
+    observer.collect()
     by_cache = _by_label(m.requests.values, 3)
     requests = sum(by_cache.values())
     hits = by_cache.get("hit", 0.0) + by_cache.get("stale", 0.0)
@@ -96,8 +97,8 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
         "prices_checked": observer.prices.checked,
         "totals": totals,
         "series": observer.series.as_json(),
-        "top_models": _top(observer.by_model),
-        "top_tenants": _top(observer.by_tenant),
+        "top_models": _top(observer.top("model")),
+        "top_tenants": _top(observer.top("tenant")),
         "accounts": accounts,
         "upstream_outcomes": upstream,
         "store": {"name": store_name, "state": store_state,
@@ -105,9 +106,9 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
     }
 
 
-def _top(totals: dict[str, Any]) -> list[dict[str, Any]]:
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1].requests, kv[0]))[:TOP]
-    return [{"name": name, **t.as_json()} for name, t in ranked]
+def _top(totals: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1]["requests"], kv[0]))[:TOP]
+    return [{"name": name, **t} for name, t in ranked]
 
 
 def _money(x: float) -> str:
