@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -192,3 +193,33 @@ def test_provider_cache_use_is_measured_from_plain_and_streamed_usage(
     gw_cached = sum(total(metrics, "warmgate_provider_cached_tokens_total", m) for m in ("gpt-sim", "claude-sim"))
     assert sim_cached > 0 and gw_cached == sim_cached  # every cached token the provider reported, counted
     assert total(metrics, "warmgate_provider_prompt_tokens_total", "claude-sim") > 0
+
+
+def test_conversation_returns_to_its_recovered_account_only_once_its_cache_there_is_cold(
+    clean_sim: Sim, gateway_factory: GatewayFactory, sdk: Clients
+) -> None:
+    cache_ttl = 2.0  # the provider's prompt-cache lifetime, as configured for the gateway
+    provider = sim_provider(clean_sim.url, name="openai", keys=KEYS, cache_ttl=cache_ttl,
+                            cooldowns={"server_error": 0.2})
+    gw = gateway_factory({"routing": {"strategy": "affinity", "min_prefix_tokens": 200, "binding_ttl": 60},
+                          "providers": [provider], "models": {"gpt-sim": "openai"}})
+    client = sdk.openai(gw.url)
+    conv = {"X-Conversation-Id": "returning-conv"}
+
+    def turn(text: str) -> str:
+        r = client.chat.completions.with_raw_response.create(
+            model="gpt-sim", messages=[{"role": "user", "content": text}], extra_headers=conv)
+        return r.headers["x-warmgate-account"]
+
+    home = turn("first")
+    clean_sim.fault(account=KEYS[int(home.rsplit("-", 1)[1]) - 1], status=500, count=1)  # fails once, then recovers
+    away = turn("second")
+    assert away != home
+    served = []
+    for i in range(2):  # home is healthy again (cooldown 0.2 s), but the cache is warm where it is
+        time.sleep(0.4)
+        served.append(turn(f"warm {i}"))
+    assert served == [away, away]
+    time.sleep(cache_ttl + 0.3)  # idle for a whole cache lifetime: cold on `away` too, so back home
+    assert [turn("back"), turn("again")] == [home, home]
+    assert clean_sim.requests_by_key()[KEYS[int(home.rsplit("-", 1)[1]) - 1]] == 1 + 1 + 2  # ok, 500, back, again

@@ -97,6 +97,16 @@ class Provider(_Model):
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
     cooldowns: Cooldowns = Cooldowns()
+    stream_usage: bool = Field(
+        default=True,
+        description="ask for usage in streamed chat completions (stream_options.include_usage) and take the "
+        "usage chunk out for clients that did not ask; off for OpenAI-compatible servers that refuse the option",
+    )
+    cache_ttl: float = Field(
+        default=300, gt=0,
+        description="seconds the provider keeps an idle prompt-cache entry (OpenAI, Anthropic: 5 min); "
+        "affinity moves a conversation back to its first-choice account only once this has passed",
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -13,6 +13,7 @@ import orjson
 
 from warmgate.cache.flow import CacheFlow
 from warmgate.config import Config
+from warmgate.dialects.chat_usage import UsageChunkFilter, ask_for_usage, wants_usage
 from warmgate.errors import NotFound
 from warmgate.exchange import Reply, Request
 from warmgate.routing.models import ModelTable, Resolved
@@ -54,25 +55,46 @@ class Pipeline:
     async def handle(self, req: Request) -> Reply:
         resolved = self.resolve(req)
         model = req.facts.model
+        ask = self._asks_usage(req, resolved)
         if self.cache is not None and model is not None and self.cache.applies(req):
 
             async def forward(body: dict[str, Any]) -> Reply:
-                return await self._forward(req, resolved, body)
+                return await self._forward(req, resolved, body, ask)
 
             reply = await self.cache.handle(req, model, resolved.upstream_model or model, forward)
         else:
-            reply = await self._forward(req, resolved, req.json)
+            reply = await self._forward(req, resolved, req.json, ask)
+        if ask and reply.stream is not None and reply.status == 200:
+            reply.stream = UsageChunkFilter(reply.stream)  # the client did not ask for the usage chunk
         reply.model = resolved.upstream_model or model
         return reply
 
-    async def _forward(self, req: Request, resolved: Resolved, body: dict[str, Any] | None) -> Reply:
+    @staticmethod
+    def _asks_usage(req: Request, resolved: Resolved) -> bool:
+        """Whether the gateway asks the provider for a stream's usage the client did not ask for
+        (`dialects.chat_usage`)."""
+        return (
+            req.endpoint.name == "chat.completions"
+            and req.facts.stream
+            and resolved.provider.api == "openai"
+            and resolved.provider.stream_usage
+            and req.json is not None
+            and not wants_usage(req.json)
+        )
+
+    async def _forward(self, req: Request, resolved: Resolved, body: dict[str, Any] | None, ask: bool) -> Reply:
         """Send `body` (the parsed request body, possibly changed by the cache layer) upstream,
-        re-serialized only when it changed or the model is renamed."""
+        re-serialized only when it changed or the model is renamed; `ask`: with the usage option."""
+        unchanged = body is req.json
         if body is None:
             data = req.body
+        elif ask and body.get("stream") is True:  # a background refresh forwards a plain body
+            body, data = ask_for_usage(body, req.body if unchanged and resolved.upstream_model is None else None)
+            if resolved.upstream_model is not None:
+                data = orjson.dumps({**body, "model": resolved.upstream_model})
         elif resolved.upstream_model is not None:
             data = orjson.dumps({**body, "model": resolved.upstream_model})
-        elif body is not req.json:
+        elif not unchanged:
             data = orjson.dumps(body)
         else:
             data = req.body

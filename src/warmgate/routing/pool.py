@@ -1,6 +1,14 @@
 """Account pools: the accounts of a provider, their in-flight counts and cooldowns, and the
 key-less strategies (least loaded, round robin, random).
 
+The affinity router's load measure (`loads`) is an account's requests in flight plus its recent
+request starts, decayed exponentially with the provider's `cache_ttl` as time constant. In-flight
+counts alone miss what placement decides: a conversation placed on an account brings all its later
+turns there (its binding bypasses the load bound while its cache is warm), so an account already
+carrying many live conversations should take fewer new ones even when few of their requests happen
+to be in flight at the moment. The prompt-cache lifetime is the horizon over which those
+conversations keep coming back.
+
 Accounts cooling down after a failure (a 429 honours `retry-after`) are skipped while another
 account is available. The affinity router places keyed requests itself (`routing.placement`) and
 uses the pool for health, load and names.
@@ -8,6 +16,7 @@ uses the pool for health, load and names.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Collection
@@ -26,6 +35,8 @@ class AccountState:
     timeouts: Timeouts
     in_flight: int = 0
     cooldown_until: float = 0.0
+    recent: float = 0.0  # decayed count of request starts, as of `recent_at`
+    recent_at: float = 0.0
     # Ready-made header pair, so the hot path does not rebuild it per request.
     auth_header: tuple[str, str] = field(default=("", ""))
 
@@ -40,6 +51,7 @@ class Pool:
     def __init__(self, provider: Provider, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
         self.provider = provider
         self._clock = clock
+        self._tau = provider.cache_ttl
         self._rng = rng or random.Random()
         self._turn = 0
         self.accounts = [
@@ -91,6 +103,18 @@ class Pool:
                 best, best_rank = acct, rank
         self._turn = (self._turn + 1) % n
         return best
+
+    def started(self, acct: AccountState) -> None:
+        """Count a request start on `acct` (for `loads`)."""
+        now = self._clock()
+        acct.recent = acct.recent * math.exp((acct.recent_at - now) / self._tau) + 1.0
+        acct.recent_at = now
+
+    def loads(self) -> dict[str, float]:
+        """Each account's load for placement: in flight + recent starts (decayed over `cache_ttl`)."""
+        now = self._clock()
+        tau = self._tau
+        return {a.name: a.in_flight + a.recent * math.exp((a.recent_at - now) / tau) for a in self.accounts}
 
     def cool_down(self, acct: AccountState, seconds: float) -> None:
         until = self._clock() + min(max(seconds, 0.0), MAX_COOLDOWN)

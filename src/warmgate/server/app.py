@@ -40,6 +40,7 @@ from warmgate.metrics import Metrics
 from warmgate.observe.setup import build_observer
 from warmgate.observe.stats import refresh_gauges, summary
 from warmgate.pipeline import Pipeline
+from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
 from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
@@ -85,7 +86,9 @@ class GatewayApp:
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
         self.cache_flow: CacheFlow | None = None
-        self.bindings = open_bindings(config.routing)
+        # One client and circuit breaker per Redis URL, shared by the cache store and the bindings.
+        self.redis_links = RedisLinks(failures=config.cache.breaker_failures, reset=config.cache.breaker_reset)
+        self.bindings = open_bindings(config.routing, links=self.redis_links)
         self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
@@ -132,7 +135,7 @@ class GatewayApp:
         """The app factory's other half: the one place that picks the concrete store."""
         await self.upstream.start()
         cache_cfg = self.config.cache
-        self.store = open_store(cache_cfg, time.monotonic)  # the clock of the circuit breaker
+        self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
         self.pipeline.cache = self.cache_flow
@@ -146,6 +149,7 @@ class GatewayApp:
         if self.store is not None:
             await self.store.close()
         await self.bindings.close()
+        await self.redis_links.close()
         await self.upstream.close()
         self.observer.close()
 
