@@ -102,7 +102,7 @@ class CacheFlow:
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
         """A fresh hit answered without I/O (memory store), or None: the request then goes the
-        async way (`handle`), which knows that a plain miss needs no second lookup."""
+        async way (`handle`), which then looks again only without I/O."""
         if self.cache.now is None:
             return None
         prep = self.prepare(req, model, resolved_model)
@@ -125,8 +125,10 @@ class CacheFlow:
         labels = (req.tenant, model)
         if not policy.enabled or key is None:
             return self._tag(await forward(body), "bypass", labels)
-        if policy.lookup and not prep.missed:
-            found = await self.cache.lookup(key, policy)
+        if policy.lookup:
+            # After a miss in `answer_now`, look again without I/O: an identical request's leader may
+            # have stored its answer between that lookup and this task's start (no second call then).
+            found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale":
                     self._refresh(req.endpoint.name, key, policy, body, forward, found.slot)
