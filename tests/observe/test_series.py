@@ -68,3 +68,33 @@ def test_metric_names_are_documented() -> None:
     assert len(names) > 15
     missing = [n for n in names if f"`{n}`" not in doc]
     assert not missing, f"undocumented metrics: {missing}"
+
+
+def test_observer_logs_bodies_only_when_asked_and_bounds_labels(tmp_path: Path) -> None:
+    import time
+
+    from warmgate.accounting.prices import PriceTable
+    from warmgate.cache.entry import CachedAnswer
+    from warmgate.dialects import endpoint_for
+    from warmgate.dialects.usage import Usage
+    from warmgate.exchange import Reply, Request
+    from warmgate.observe.recorder import Observer
+
+    endpoint = endpoint_for("POST", "/v1/chat/completions")
+    for debug in (False, True):
+        path = tmp_path / f"log-{debug}.jsonl"
+        metrics = Metrics()
+        obs = Observer(metrics, PriceTable.default(), 10.0, 10, AccessLog(str(path)), label_limit=2, debug_bodies=debug)
+        for i in range(4):
+            body = {"model": f"gpt-4o-{i}", "messages": [{"role": "user", "content": "secret prompt"}]}
+            req = Request("POST", "/v1/chat/completions", b"", [], orjson.dumps(body), body, endpoint,
+                          endpoint.facts(body), "t", f"r{i}", started=time.perf_counter())
+            answer = CachedAnswer(200, b"{}", None, 500.0, 3, Usage(1, 0, 0, 2))
+            obs.done(req, Reply(200, [], b"{}", cache="hit", hit_kind="exact", saved=answer, model="gpt-4o"))
+        obs.close()
+        lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        assert len(lines) == 4 and all(x["cache"] == "hit" and x["saved_usd"] > 0 for x in lines)
+        assert ("secret prompt" in path.read_text()) is debug
+        text = metrics.render().decode()
+        assert 'model="gpt-4o-0"' in text and 'model="gpt-4o-1"' in text and 'model="gpt-4o-2"' not in text
+        assert 'warmgate_requests_total{tenant="t",gateway="default",model="other",cache="hit"} 2' in text
