@@ -34,7 +34,7 @@ def observed_config(sim_url: str, log_path: Path) -> dict[str, Any]:
             sim_provider(sim_url, name="openai", keys=("sk-obs-oa-1", "sk-obs-oa-2")),
             sim_provider(sim_url, name="anthropic", api="anthropic", keys=("sk-obs-an-1",)),
         ],
-        "models": {"gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic"},
+        "models": {"gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic", "text-embedding-3-small": "openai"},
         "routing": {"strategy": "affinity"},
         "cache": {"enabled": True, "ttl": 600},
         "observability": {"interval": 1, "access_log": {"enabled": True, "path": str(log_path)}},
@@ -188,6 +188,20 @@ def test_workload_moves_metrics_stats_and_access_log(observed: tuple[Gateway, Pa
     raw = log_path.read_text()
     assert "sk-obs-" not in raw and "sk-team" not in raw  # no provider or gateway key
     assert "rule1:" not in raw and '"q0"' not in raw  # no prompt (debug_bodies is off)
+
+
+def test_embeddings_are_costed_too(observed: tuple[Gateway, Path], clean_sim: Sim, sdk: Clients) -> None:
+    gw, _ = observed
+    before = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    client = sdk.openai(gw.url)
+    first = client.embeddings.create(model="text-embedding-3-small", input=["warm caches save money"])
+    client.embeddings.create(model="text-embedding-3-small", input=["warm caches save money"])
+    # $0.02 per million input tokens
+    cost = first.usage.prompt_tokens * 0.02 / 1e6
+    after = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    assert first.usage.prompt_tokens > 0
+    assert math.isclose(after["cost"] - before["cost"], cost, rel_tol=1e-6)
+    assert math.isclose(after["saved_cache"] - before["saved_cache"], cost, rel_tol=1e-6)
 
 
 def test_stats_cli_and_admin_auth(observed: tuple[Gateway, Path], clean_sim: Sim, sdk: Clients) -> None:

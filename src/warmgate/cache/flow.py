@@ -218,6 +218,7 @@ class CacheFlow:
                     parsed = None
             if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                 answer = self._answer(endpoint, reply.status, parsed, None, started, reply.body, reply.usage)
+                reply.usage = answer.usage  # read here for endpoints the router does not read (embeddings)
         if leader:
             self.flights.finish(key, answer)
         if answer is not None:
