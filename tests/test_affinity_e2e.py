@@ -153,7 +153,7 @@ def test_failing_account_is_routed_around_and_the_binding_follows(
 
 def test_two_instances_sharing_redis_agree(clean_sim: Sim, gateway_factory: GatewayFactory, sdk: Clients,
                                            redis_server: Any) -> None:
-    cfg = affinity_config(clean_sim.url, bindings="redis", redis_url=redis_server.url)
+    cfg = affinity_config(clean_sim.url, bindings="redis", redis_url=redis_server.url, redis_timeout=1)
     a, b = gateway_factory(cfg), gateway_factory(cfg)
     ca, cb = sdk.anthropic(a.url), sdk.anthropic(b.url)
     first = ca.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": "x"}])

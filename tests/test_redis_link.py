@@ -21,7 +21,7 @@ from warmgate.stores.redis import RedisStore
 async def test_store_and_bindings_share_one_client_and_breaker(redis_server: RedisServer) -> None:
     links = RedisLinks(failures=2, reset=60)
     store = open_store(CacheConfig(store="redis", redis={"url": redis_server.url}), time.monotonic, links)
-    bindings = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url), links=links)
+    bindings = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url, redis_timeout=1), links=links)
     other = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url + "1"), links=links)
     try:
         assert isinstance(store, GuardedStore) and isinstance(store.inner, RedisStore)

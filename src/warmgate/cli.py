@@ -1,4 +1,4 @@
-"""The `warmgate` command: serve, check-config, sim, demo."""
+"""The `warmgate` command: serve, check-config, sim, demo, cache-config, config."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
     stats.add_argument("--admin-key", help="the gateway's admin_key (needed when one is configured)")
     stats.add_argument("--json", action="store_true", help="print the raw JSON summary")
+    from warmgate.manage.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -52,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from warmgate.observe.client import run_stats
 
         return run_stats(args.url, args.admin_key, args.json)
+    if args.command in ("cache-config", "config"):
+        from warmgate.manage.cli import run
+
+        return run(args)
     return 2
 
 

@@ -30,6 +30,8 @@ from pydantic import (
 
 CONFIG_ENV_VAR = "WARMGATE_CONFIG"
 DEFAULT_TENANT = "default"
+DEFAULT_GATEWAY = "default"  # the gateway served at /v1/... (others at /g/<name>/v1/...)
+GATEWAY_NAME = r"^[a-z0-9][a-z0-9-]{0,49}$"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -191,6 +193,39 @@ class CacheConfig(_Model):
         return self
 
 
+class GatewayConfig(_Model):
+    """A named group of models with its own cache settings, served at `/g/<name>/v1/...`.
+
+    `models` names entries of the top-level `models:` (None = all of them); `cache` overrides the
+    global `cache:` defaults for this gateway (a caching configuration assigned to a model of the
+    gateway overrides these in turn; see `cache.policy`)."""
+
+    models: tuple[str, ...] | None = None
+    cache: CacheSettings = CacheSettings()
+
+
+class ManagementStoreSqlite(_Model):
+    path: str = Field(default="warmgate-admin.sqlite3", description="unless set, beside the configuration file")
+
+
+class ManagementStoreRedis(_Model):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "wg:admin:"
+
+
+class ManagementConfig(_Model):
+    """Where caching configurations, run-time gateways and their assignments are kept.
+
+    `sqlite` (default) survives restarts and is shared by the workers of one machine; `redis` is
+    shared by every gateway instance that points at it. Each instance re-reads the store within
+    `poll_interval` seconds of a change made elsewhere (its own changes apply at once)."""
+
+    store: Literal["sqlite", "redis"] = "sqlite"
+    sqlite: ManagementStoreSqlite = ManagementStoreSqlite()
+    redis: ManagementStoreRedis = ManagementStoreRedis()
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+
+
 class RoutingConfig(_Model):
     """How a request picks an account of its provider's pool."""
 
@@ -206,6 +241,9 @@ class RoutingConfig(_Model):
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout: float = Field(
+        default=0.05, gt=0, description="seconds a Redis binding call may take before it reads as 'no binding'"
+    )
 
 
 class PriceConfig(_Model):
@@ -246,6 +284,8 @@ class Config(_Model):
     routing: RoutingConfig = RoutingConfig()
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
     observability: ObservabilityConfig = ObservabilityConfig()
+    gateways: dict[str, GatewayConfig] = Field(default_factory=dict)
+    management: ManagementConfig = ManagementConfig()
 
     @field_validator("models", mode="before")
     @classmethod
@@ -269,6 +309,22 @@ class Config(_Model):
             keys = [k.key.get_secret_value() for k in self.keys]
             if len(set(keys)) != len(keys):
                 raise ValueError("keys: the same gateway key is listed twice")
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_models(self) -> Config:
+        for name, gw in self.gateways.items():
+            if not re.match(GATEWAY_NAME, name):
+                raise ValueError(f"gateways.{name}: a gateway name is lowercase letters, digits and '-' (up to 50)")
+            if gw.cache.ttl is not None and gw.cache.ttl > self.cache.max_ttl:
+                raise ValueError(f"gateways.{name}.cache.ttl is above cache.max_ttl")
+            if gw.models is None:
+                continue
+            if name == DEFAULT_GATEWAY:
+                raise ValueError("gateways.default serves every model: it takes no `models` list")
+            for model in gw.models:
+                if model not in self.models:
+                    raise ValueError(f"gateways.{name}.models: {model!r} is not under `models:`")
         return self
 
     def provider(self, name: str) -> Provider:
@@ -391,7 +447,18 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(str(p), [Problem("(file)", e.strerror or str(e))]) from e
-    return parse_config(text, str(p), env)
+    return _beside(parse_config(text, str(p), env), p)
+
+
+def _beside(config: Config, path: Path) -> Config:
+    """The default management SQLite file lives beside the configuration file (not in the
+    working directory), so gateways started from one directory with different files stay apart."""
+    sqlite = config.management.sqlite
+    if "path" in sqlite.model_fields_set:
+        return config
+    placed = sqlite.model_copy(update={"path": str(path.parent / sqlite.path)})
+    management = config.management.model_copy(update={"sqlite": placed})
+    return config.model_copy(update={"management": management})
 
 
 def config_path_from_env() -> str:

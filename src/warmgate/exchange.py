@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from warmgate.config import DEFAULT_GATEWAY
 from warmgate.dialects import Endpoint, Facts
 
 
@@ -22,7 +23,7 @@ class Request:
     """A request the edge has authenticated, read and parsed."""
 
     method: str
-    path: str  # starts with /v1/
+    path: str  # starts with /v1/ (for /g/<gateway>/v1/... the gateway prefix is removed)
     query: bytes
     headers: list[tuple[bytes, bytes]]
     body: bytes
@@ -33,6 +34,7 @@ class Request:
     request_id: str
     cache_prep: Any = None  # the cache layer's work on this request (`cache.flow.Prepared`), done once
     started: float = 0.0  # time.perf_counter() when the edge had the whole request (gateway latency)
+    gateway: str = DEFAULT_GATEWAY  # the gateway whose route it came in on
 
 
 @dataclass(slots=True)

@@ -7,17 +7,27 @@ can, else route to an account of the provider's pool and call it; hand back a `R
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from warmgate.cache.flow import CacheFlow
-from warmgate.config import Config
+from warmgate.config import DEFAULT_GATEWAY, Config
 from warmgate.dialects.chat_usage import UsageChunkFilter, ask_for_usage, wants_usage
 from warmgate.errors import NotFound
 from warmgate.exchange import Reply, Request
 from warmgate.routing.models import ModelTable, Resolved
 from warmgate.routing.router import Router
+
+
+class Gateways(Protocol):
+    """The gateways served (`manage.model.Directory`): swapped whole when they change."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def serves(self, name: str, model: str) -> bool: ...
+
+    def models(self, name: str) -> tuple[str, ...]: ...
 
 
 class Pipeline:
@@ -26,12 +36,30 @@ class Pipeline:
         self.models = ModelTable(config)
         self.router = router
         self.cache = cache
+        self.gateways: Gateways | None = None  # None: only the default gateway
         self._fallback = config.fallback_provider()
+
+    def serves_gateway(self, name: str) -> bool:
+        return name == DEFAULT_GATEWAY or (self.gateways is not None and self.gateways.exists(name))
+
+    def gateway_models(self, name: str) -> tuple[str, ...] | None:
+        """The model names gateway `name` serves (None: all)."""
+        if name == DEFAULT_GATEWAY or self.gateways is None:
+            return None
+        return self.gateways.models(name)
 
     def resolve(self, req: Request) -> Resolved:
         model = req.facts.model
         resolved = self.models.resolve(model) if model is not None else None
         if resolved is not None:
+            if req.gateway != DEFAULT_GATEWAY and self.gateways is not None and not self.gateways.serves(
+                req.gateway, model  # type: ignore[arg-type]
+            ):
+                raise NotFound(
+                    f"The model `{model}` is not served by gateway `{req.gateway}`",
+                    param="model",
+                    code="model_not_found",
+                )
             return resolved
         if req.endpoint.known:
             raise NotFound(

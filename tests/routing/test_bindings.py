@@ -180,7 +180,7 @@ def test_memory_rejects_a_zero_bound() -> None:
 async def test_factory_picks_the_configured_store(redis_server: RedisServer) -> None:
     memory = open_bindings(RoutingConfig())
     assert isinstance(memory, MemoryBindings)
-    shared = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url))
+    shared = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url, redis_timeout=1))
     assert isinstance(shared, RedisBindings)
     await shared.set(f"factory-{uuid.uuid4().hex}", "a", 5)
     await memory.close()
@@ -191,14 +191,14 @@ async def test_factory_picks_the_configured_store(redis_server: RedisServer) -> 
 
 async def test_two_instances_share_bindings(redis_server: RedisServer) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
-    one, two = RedisBindings(redis_server.url, prefix), RedisBindings(redis_server.url, prefix)
+    one, two = RedisBindings(redis_server.url, prefix, timeout=1), RedisBindings(redis_server.url, prefix, timeout=1)
     try:
         results = await asyncio.gather(one.set("conv", "acct-1", 30), two.set("conv", "acct-2", 30))
         assert results[0] == results[1]
         assert acct(await one.get("conv")) == acct(await two.get("conv")) == results[0]
         assert await two.move("conv", results[0], "acct-3", 30) == "acct-3"
         assert acct(await one.get("conv")) == "acct-3"
-        other = RedisBindings(redis_server.url, f"test:{uuid.uuid4().hex}:")
+        other = RedisBindings(redis_server.url, f"test:{uuid.uuid4().hex}:", timeout=1)
         assert acct(await other.get("conv")) is None  # prefixes separate deployments
         await other.close()
     finally:

@@ -18,6 +18,7 @@ import orjson
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import cache_key
+from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
 from warmgate.cache.service import Found, ResponseCache
@@ -69,9 +70,16 @@ class CacheFlow:
         self.cache = cache
         self.metrics = metrics
         self.flights = SingleFlight()
-        self._plain: dict[tuple[str, str], CachePolicy] = {}  # (model, tenant) -> policy without controls
+        self.layers = Layers(cfg)
+        self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def swap_layers(self, layers: Layers) -> None:
+        """Use `layers` from the next request on (a caching configuration or gateway changed);
+        the memoised plain policies were built from the old ones, so they go too."""
+        self.layers = layers
+        self._plain = {}
 
     def applies(self, req: Request) -> bool:
         return req.endpoint.cacheable and req.json is not None
@@ -85,14 +93,16 @@ class CacheFlow:
             directive, parsed = parse_controls(req.headers, req.json)
             body = parsed if parsed is not None else req.json
             if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
-                policy = self._plain.get((model, req.tenant))
+                memo = (req.gateway, model, req.tenant)
+                policy = self._plain.get(memo)
                 if policy is None:
-                    policy = effective(self.cfg, model, directive, req.tenant)
+                    layer = self.layers.layer(req.gateway, model)
+                    policy = effective(self.cfg, model, directive, req.tenant, layer)
                     if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
                         self._plain.clear()
-                    self._plain[(model, req.tenant)] = policy
+                    self._plain[memo] = policy
             else:
-                policy = effective(self.cfg, model, directive, req.tenant)
+                policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
             key = None
             if policy.enabled:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,

@@ -22,7 +22,7 @@ from warmgate.observe import series as S
 from warmgate.observe.access_log import AccessLog
 from warmgate.observe.labels import BoundedLabel
 
-GATEWAY = "default"  # the gateway label until named gateways exist
+GATEWAY = "default"  # the gateway of /v1/... (named gateways are served at /g/<name>/v1/...)
 
 CACHE_RESULTS = ("hit", "stale", "miss", "bypass", "none")
 _CACHE_INDEX: dict[str | None, int] = {"hit": 0, "stale": 1, "miss": 2, "bypass": 3, None: 4}
@@ -37,13 +37,16 @@ _CELL_SIZE = 14
 
 
 class Cell:
-    """Everything counted for one (tenant, model) pair."""
+    """Everything counted for one (tenant, gateway, model); `latency` is the gateway's latency
+    histogram series, one per cache result."""
 
-    __slots__ = ("cost_by_account", "model", "tenant", "v")
+    __slots__ = ("cost_by_account", "gateway", "latency", "model", "tenant", "v")
 
-    def __init__(self, tenant: str, model: str):
+    def __init__(self, tenant: str, gateway: str, model: str, latency: list[list[float]]):
         self.tenant = tenant
+        self.gateway = gateway
         self.model = model
+        self.latency = latency
         self.v = [0.0] * _CELL_SIZE
         self.cost_by_account: dict[str, float] = {}
 
@@ -64,35 +67,45 @@ class Observer:
         self.access_log = access_log
         self.debug_bodies = debug_bodies
         self.tenant_label = BoundedLabel(label_limit)
+        self.gateway_label = BoundedLabel(label_limit)
         self.model_label = BoundedLabel(label_limit)
         self.account_label = BoundedLabel(label_limit)
-        self.cells: dict[tuple[str, str | None], Cell] = {}
-        self._cells_by_label: dict[tuple[str, str], Cell] = {}
-        hist = metrics.request_latency
-        self._bounds = hist.bounds
-        self._latency = [hist.series.setdefault((GATEWAY, r), [0.0] * (len(hist.bounds) + 2)) for r in CACHE_RESULTS]
+        self.cells: dict[tuple[str, str, str | None], Cell] = {}  # raw names -> the cell of their labels
+        self._cells_by_label: dict[tuple[str, str, str], Cell] = {}
+        self._bounds = metrics.request_latency.bounds
+        self._latency: dict[str, list[list[float]]] = {}  # gateway label -> histogram series per cache result
         self._savings: dict[tuple[str | None, Usage], float] = {}  # (model, usage) -> what a hit saves
         self.started = time.time()
         self.series = S.Series(interval, points, self.totals)
         metrics.collectors.append(self.collect)
 
-    def _cell(self, tenant: str, model: str | None) -> Cell:
-        labels = (self.tenant_label(tenant), self.model_label(model or ""))
+    def _cell(self, tenant: str, gateway: str, model: str | None) -> Cell:
+        labels = (self.tenant_label(tenant), self.gateway_label(gateway), self.model_label(model or ""))
         cell = self._cells_by_label.get(labels)
         if cell is None:
-            cell = self._cells_by_label[labels] = Cell(*labels)
+            cell = self._cells_by_label[labels] = Cell(*labels, self._gateway_latency(labels[1]))
         if len(self.cells) < 16 * self.tenant_label.limit:  # raw names map to bounded cells
-            self.cells[(tenant, model)] = cell
+            self.cells[(tenant, gateway, model)] = cell
         return cell
+
+    def _gateway_latency(self, gateway: str) -> list[list[float]]:
+        series = self._latency.get(gateway)
+        if series is None:
+            hist = self.metrics.request_latency
+            series = self._latency[gateway] = [
+                hist.series.setdefault((gateway, r), [0.0] * (len(self._bounds) + 2)) for r in CACHE_RESULTS
+            ]
+        return series
 
     def done(self, req: Request, reply: Reply) -> None:
         """Account for a request once its reply is out (streams: drained, so the usage is known)."""
         latency = time.perf_counter() - req.started
-        cell = self.cells.get((req.tenant, req.facts.model)) or self._cell(req.tenant, req.facts.model)
+        cell = self.cells.get((req.tenant, req.gateway, req.facts.model)) or self._cell(
+            req.tenant, req.gateway, req.facts.model)
         c = cell.v
         ci = _CACHE_INDEX.get(reply.cache, 4)
         c[ci] += 1
-        hist = self._latency[ci]
+        hist = cell.latency[ci]
         hist[bisect.bisect_left(self._bounds, latency)] += 1
         hist[-1] += latency
         self.series.tick()
@@ -140,13 +153,14 @@ class Observer:
         if self.access_log is not None:
             self._log(req, reply, usage, cost, 0.0, prompt_saved, latency, 0.0)
 
-    def failed(self, request_id: str, path: str, status: int, code: str | None, started: float) -> None:
+    def failed(self, request_id: str, path: str, status: int, code: str | None, started: float,
+               gateway: str = GATEWAY) -> None:
         """A request the gateway answered with its own error before the pipeline produced a reply."""
         self.series.tick()
-        self.metrics.errors.inc((GATEWAY, str(status)))
+        self.metrics.errors.inc((self.gateway_label(gateway), str(status)))
         if self.access_log is not None:
             self.access_log.write({
-                "ts": time.time(), "request_id": request_id, "path": path, "status": status,
+                "ts": time.time(), "request_id": request_id, "gateway": gateway, "path": path, "status": status,
                 "error": code, "latency_ms": (time.perf_counter() - started) * 1000.0,
             })
 
@@ -158,6 +172,7 @@ class Observer:
             "ts": time.time(),
             "request_id": req.request_id,
             "tenant": req.tenant,
+            "gateway": req.gateway,
             "endpoint": req.endpoint.name,
             "model": req.facts.model,
             "upstream_model": reply.model,
@@ -185,7 +200,7 @@ class Observer:
         m = self.metrics
         for cell in self._cells_by_label.values():
             c = cell.v
-            labels = (cell.tenant, GATEWAY, cell.model)
+            labels = (cell.tenant, cell.gateway, cell.model)
             for i, result in enumerate(CACHE_RESULTS):
                 if c[i]:
                     m.requests.values[(*labels, result)] = c[i]
@@ -219,8 +234,9 @@ class Observer:
         v[S.INDEX["requests"]] = sum(v[S.INDEX[r]] for r in CACHE_RESULTS)
         v[S.INDEX["errors"]] = self.metrics.errors.total()
         for name, results in (("hit", (0, 1)), ("miss", (2, 3, 4))):
-            v[S.INDEX[name + "_latency"]] = sum(self._latency[i][-1] for i in results)
-            v[S.INDEX[name + "_count"]] = sum(sum(self._latency[i][:-1]) for i in results)
+            for lat in self._latency.values():
+                v[S.INDEX[name + "_latency"]] += sum(lat[i][-1] for i in results)
+                v[S.INDEX[name + "_count"]] += sum(sum(lat[i][:-1]) for i in results)
         for s in self.metrics.upstream_latency.series.values():
             v[S.INDEX["upstream_latency"]] += s[-1]
             v[S.INDEX["upstream_count"]] += sum(s[:-1])
@@ -233,10 +249,10 @@ class Observer:
         return v, accounts
 
     def top(self, by: str) -> dict[str, dict[str, float]]:
-        """Totals per tenant (`by="tenant"`) or per model: requests, hits, cost, saved, tokens saved."""
+        """Totals per tenant, gateway or model (`by`): requests, hits, cost, saved, tokens saved."""
         out: dict[str, dict[str, float]] = {}
         for cell in self._cells_by_label.values():
-            name = cell.tenant if by == "tenant" else cell.model
+            name = cell.tenant if by == "tenant" else cell.gateway if by == "gateway" else cell.model
             t = out.setdefault(name, {"requests": 0.0, "hits": 0.0, "cost": 0.0, "saved": 0.0, "tokens_saved": 0.0})
             c = cell.v
             t["requests"] += cell.requests

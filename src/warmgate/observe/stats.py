@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from warmgate.metrics import Metrics
-from warmgate.observe.recorder import GATEWAY, Observer
+from warmgate.observe.recorder import Observer
 from warmgate.routing.pool import Pool
 
 TOP = 10
@@ -48,7 +48,10 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
     hits = by_cache.get("hit", 0.0) + by_cache.get("stale", 0.0)
     lookups = hits + by_cache.get("miss", 0.0)
     saved = _by_label(m.cost_saved.values, 3)
-    lat = {labels[1]: (s[-1], sum(s[:-1])) for labels, s in m.request_latency.series.items()}
+    lat: dict[str, tuple[float, float]] = {}
+    for labels, series in m.request_latency.series.items():
+        before = lat.get(labels[1], (0.0, 0.0))
+        lat[labels[1]] = (before[0] + series[-1], before[1] + sum(series[:-1]))
     hit_lat = [lat.get(k, (0.0, 0.0)) for k in ("hit", "stale")]
     miss_lat = lat.get("miss", (0.0, 0.0))
     prompt = m.provider_prompt_tokens.total()
@@ -90,7 +93,6 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
             })
     store_state = getattr(store, "state", "closed") if store is not None else "off"
     return {
-        "gateway": GATEWAY,
         "since": observer.started,
         "now": time.time(),
         "interval": observer.series.interval,
@@ -99,6 +101,7 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
         "series": observer.series.as_json(),
         "top_models": _top(observer.top("model")),
         "top_tenants": _top(observer.top("tenant")),
+        "top_gateways": _top(observer.top("gateway")),
         "accounts": accounts,
         "upstream_outcomes": upstream,
         "store": {"name": store_name, "state": store_state,
@@ -121,7 +124,7 @@ def render_text(s: dict[str, Any]) -> str:
     bc = t["by_cache"]
     up = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s["since"]))
     lines = [
-        f"warmgate stats (gateway {s['gateway']}, since {up} UTC; prices checked {s['prices_checked']})",
+        f"warmgate stats (since {up} UTC; prices checked {s['prices_checked']})",
         "",
         f"  requests           {t['requests']:.0f}   (hit {bc.get('hit', 0):.0f}, stale {bc.get('stale', 0):.0f}, "
         f"miss {bc.get('miss', 0):.0f}, bypass {bc.get('bypass', 0):.0f}, uncached {bc.get('none', 0):.0f}; "
@@ -143,7 +146,8 @@ def render_text(s: dict[str, Any]) -> str:
         name = f"{a['provider']}/{a['account']}"
         lines.append(f"                     {name:<20} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
                      f"{a['failures']:>9.0f}  {a['cache_hit_rate'] * 100:5.1f} %")
-    for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"])):
+    for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"]),
+                        ("top gateways", s.get("top_gateways", []))):
         lines.append("")
         lines.append(f"  {title:<18} {'name':<24} requests   hits   cost       saved")
         for r in rows:

@@ -128,5 +128,5 @@ def open_bindings(cfg: RoutingConfig, clock: Clock = time.monotonic, links: Redi
         from warmgate.routing.bindings_redis import RedisBindings
 
         link = links.get(cfg.redis_url) if links is not None else None
-        return RedisBindings(cfg.redis_url, clock=clock, link=link)
+        return RedisBindings(cfg.redis_url, timeout=cfg.redis_timeout, clock=clock, link=link)
     return MemoryBindings(clock=clock)

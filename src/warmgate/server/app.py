@@ -21,7 +21,7 @@ import orjson
 
 from warmgate.cache.flow import CacheFlow
 from warmgate.cache.service import ResponseCache
-from warmgate.config import DEFAULT_TENANT, Config
+from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
 from warmgate.dialects.base import type_name
 from warmgate.errors import (
@@ -36,6 +36,9 @@ from warmgate.errors import (
     render,
 )
 from warmgate.exchange import Reply, Request
+from warmgate.manage.api import ManagementApi
+from warmgate.manage.service import Management, Snapshot
+from warmgate.manage.store import open_admin_store
 from warmgate.metrics import Metrics
 from warmgate.observe.setup import build_observer
 from warmgate.observe.stats import refresh_gauges, summary
@@ -100,6 +103,7 @@ class GatewayApp:
         self.metrics.collectors.append(
             lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
         )
+        self.management: Management | None = None
         self.started = False
         limits = config.server
         self._max_body = limits.max_body_bytes
@@ -140,7 +144,18 @@ class GatewayApp:
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
+        persistent = self.config.admin_key is not None or "management" in self.config.model_fields_set
+        self.management = Management(self.config, open_admin_store(self.config.management, persistent=persistent),
+                                     self._swap)
+        await self.management.start()
+        self.admin.manage = ManagementApi(self.management, self.pipeline.models)
         self.started = True
+
+    def _swap(self, snapshot: Snapshot) -> None:
+        """New management state: its layers and gateways apply from the next request on."""
+        if self.cache_flow is not None:
+            self.cache_flow.swap_layers(snapshot.layers)
+        self.pipeline.gateways = snapshot.directory
 
     async def shutdown(self) -> None:
         self.started = False
@@ -148,6 +163,8 @@ class GatewayApp:
             await self.cache_flow.drain()
         if self.store is not None:
             await self.store.close()
+        if self.management is not None:
+            await self.management.close()
         await self.bindings.close()
         await self.redis_links.close()
         await self.upstream.close()
@@ -173,19 +190,32 @@ class GatewayApp:
                 endpoint = endpoint_for(scope["method"], path)
                 wire = endpoint.wire
                 await self.proxy(scope, receive, send, endpoint, request_id)
+            elif path.startswith("/g/"):
+                gateway, path = _gateway_path(path)
+                if not path.startswith("/v1/"):
+                    raise NotFound(f"no route for {scope['method']} {scope['path']}")
+                endpoint = endpoint_for(scope["method"], path)
+                wire = endpoint.wire
+                if not self.pipeline.serves_gateway(gateway):
+                    raise NotFound(f"no gateway named {gateway!r}", code="gateway_not_found")
+                await self.proxy(scope, receive, send, endpoint, request_id, gateway, path)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
             elif path.startswith("/dashboard") or path == "/admin/stats":
                 status, headers, body = await self.dashboard.handle(scope, receive)
                 await _send_body(send, status, headers, body, request_id)
             elif path == "/metrics" or path.startswith("/admin/"):
-                status, content_type, body = await self.admin.handle(scope)
+                body = b""
+                if scope["method"] in ("POST", "PATCH", "PUT"):
+                    body = await self._read_body(receive)
+                status, content_type, body = await self.admin.handle(scope, body)
                 await _send_body(send, status, [(b"content-type", content_type)], body, request_id)
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
             if path.startswith("/v1/"):
-                self.observer.failed(request_id, path, e.status, e.code, started)
+                gateway = _gateway_path(scope["path"])[0] if scope["path"].startswith("/g/") else DEFAULT_GATEWAY
+                self.observer.failed(request_id, path, e.status, e.code, started, gateway)
             await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
@@ -205,15 +235,24 @@ class GatewayApp:
             status, body = (200, {"status": "ready"}) if ready else (503, {"status": "not ready"})
         await _send_body(send, status, [_JSON], orjson.dumps(body), request_id)
 
-    async def proxy(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str) -> None:
+    async def proxy(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None,
+    ) -> None:
+        """`path`: the request's path without its `/g/<gateway>` prefix (None: `scope["path"]`)."""
         content_type, auth, api_key, anthropic_version = self._head(scope)
         tenant = self._tenant(auth, api_key)
-        if scope["path"] == "/v1/models" and scope["method"] == "GET":
-            body = self._models_anthropic if anthropic_version is not None else self._models_openai
+        path = scope["path"] if path is None else path
+        if path == "/v1/models" and scope["method"] == "GET":
+            if gateway == DEFAULT_GATEWAY:
+                body = self._models_anthropic if anthropic_version is not None else self._models_openai
+            else:
+                body = _model_lists(self.pipeline.models, self.pipeline.gateway_models(gateway))[
+                    1 if anthropic_version is not None else 0]
             await _send_body(send, 200, [_JSON], body, request_id)
             return
         body = await self._read_body(receive)
-        req = self._request(scope, endpoint, content_type, tenant, body, request_id)
+        req = self._request(scope, endpoint, content_type, tenant, body, request_id, gateway, path)
         await self._relay(req, receive, send)
 
     def answer_now(self, scope: Scope, body: bytes) -> Reply | None:
@@ -222,14 +261,22 @@ class GatewayApp:
         here and now. Anything else returns None and goes the usual way, with the request parsed
         here kept in the scope so the work is not done twice. Errors are left to that way too."""
         path: str = scope["path"]
-        if not self.started or not path.startswith("/v1/"):
+        gateway = DEFAULT_GATEWAY
+        if not self.started:
             return None
+        if not path.startswith("/v1/"):
+            if not path.startswith("/g/"):
+                return None
+            gateway, path = _gateway_path(path)
+            if not path.startswith("/v1/") or not self.pipeline.serves_gateway(gateway):
+                return None  # the async way answers the 404
         endpoint = endpoint_for("POST", path)
         if not endpoint.cacheable:
             return None
         try:
             content_type, auth, api_key, _ = self._head(scope)
-            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id())
+            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id(),
+                                gateway, path)
             reply = self.pipeline.answer_now(req)
         except GatewayError:
             return None
@@ -244,7 +291,7 @@ class GatewayApp:
         try:
             await self._relay(req, receive, send)
         except GatewayError as e:
-            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started)
+            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started, req.gateway)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return
@@ -276,7 +323,8 @@ class GatewayApp:
         return content_type, auth, api_key, anthropic_version
 
     def _request(
-        self, scope: Scope, endpoint: Endpoint, content_type: bytes | None, tenant: str, body: bytes, request_id: str
+        self, scope: Scope, endpoint: Endpoint, content_type: bytes | None, tenant: str, body: bytes, request_id: str,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None,
     ) -> Request:
         parsed: dict[str, Any] | None = None
         if endpoint.known:
@@ -288,7 +336,7 @@ class GatewayApp:
                 parsed = None
         return Request(
             method=scope["method"],
-            path=scope["path"],
+            path=scope["path"] if path is None else path,
             query=scope["query_string"],
             headers=scope["headers"],
             body=body,
@@ -298,6 +346,7 @@ class GatewayApp:
             tenant=tenant,
             request_id=request_id,
             started=time.perf_counter(),
+            gateway=gateway,
         )
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
@@ -419,9 +468,16 @@ class DisconnectWatch:
             self._watcher = None
 
 
-def _model_lists(models: ModelTable) -> tuple[bytes, bytes]:
-    """`GET /v1/models` answers in the OpenAI and the Anthropic shape."""
-    names = models.names
+def _gateway_path(path: str) -> tuple[str, str]:
+    """`/g/<gateway>/v1/...` -> (gateway, `/v1/...`); a path without `/v1/` after the name gets a
+    path that no route serves, so the caller answers 404."""
+    gateway, _, rest = path[3:].partition("/")
+    return gateway, "/" + rest
+
+
+def _model_lists(models: ModelTable, only: tuple[str, ...] | None = None) -> tuple[bytes, bytes]:
+    """`GET /v1/models` answers in the OpenAI and the Anthropic shape (`only`: a gateway's models)."""
+    names = models.names if only is None else [n for n in models.names if n in only]
     openai_list = {
         "object": "list",
         "data": [
