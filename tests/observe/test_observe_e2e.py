@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import Clients
+from tests.conftest import Clients, GatewayFactory
 from tests.http import request
 from tests.servers import Gateway, Sim, sim_provider
 from warmgate.accounting.cost import prompt_cache_saving, usage_cost
@@ -235,3 +235,31 @@ def test_stats_cli_and_admin_auth(observed: tuple[Gateway, Path], clean_sim: Sim
     assert request("GET", gw.url + "/admin/stats", headers={"cookie": cookie}).ok().json()["totals"]["requests"] >= 1
     assert request("GET", gw.url + "/admin/stats", headers={"cookie": "warmgate_admin=forged"}).status == 401
     assert b"svg" in request("GET", gw.url + "/dashboard/app.js").ok().body
+
+
+def test_a_stale_entrys_background_refresh_is_costed(gateway_factory: GatewayFactory, tmp_path: Path,
+                                                     clean_sim: Sim, sdk: Clients) -> None:
+    config = observed_config(clean_sim.url, tmp_path / "access.log")
+    config["cache"] = {"enabled": True, "ttl": 600, "stale": 30}
+    gw = gateway_factory(config)
+    client = sdk.openai(gw.url)
+    ttl = {"cf-aig-cache-ttl": "1000"}
+    first = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "refresh me"}], extra_headers=ttl)
+    one_call = usage_cost(PRICES.get("gpt-4o-mini"), chat_usage(first.parse()))  # type: ignore[arg-type]
+    time.sleep(1.2)
+    stale = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "refresh me"}], extra_headers=ttl)
+    assert stale.headers["x-warmgate-cache"] == "STALE"
+    deadline = time.monotonic() + 10
+    while sum(clean_sim.requests_by_key().values()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    totals = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    for _ in range(100):  # the refresh's reply is accounted for right after the simulator answered it
+        if totals["cost"] > one_call * 1.5:
+            break
+        time.sleep(0.05)
+        totals = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    assert totals["by_cache"] == {"miss": 1, "stale": 1}  # the refresh is no request
+    assert math.isclose(totals["cost"], 2 * one_call, rel_tol=1e-9)  # the refresh's call is
+    assert math.isclose(totals["saved_cache"], one_call, rel_tol=1e-9)

@@ -74,6 +74,9 @@ class CacheFlow:
         self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Told of each provider call the cache makes on its own (a stale entry's refresh), so it is
+        # accounted for (`observe.recorder.Observer.background_call`).
+        self.on_background_call: Callable[[Request, Reply], None] | None = None
 
     def swap_layers(self, layers: Layers) -> None:
         """Use `layers` from the next request on (a caching configuration or gateway changed);
@@ -141,7 +144,7 @@ class CacheFlow:
             found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale":
-                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot)
+                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model)
                 return self._hit(req, found, key, labels, policy)
         if not policy.store:
             return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
@@ -261,7 +264,8 @@ class CacheFlow:
         self._spawn(save())
 
     def _refresh(
-        self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int
+        self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int,
+        req: Request | None = None, upstream_model: str | None = None,
     ) -> None:
         """One background request refreshes a stale entry (never two for the same key)."""
         if key in self._refreshing:
@@ -276,6 +280,9 @@ class CacheFlow:
                 if reply.stream is not None:
                     await reply.stream.aclose()
                     return
+                if req is not None and self.on_background_call is not None:
+                    reply.model = upstream_model
+                    self.on_background_call(req, reply)
                 parsed = orjson.loads(reply.body) if reply.body else None
                 if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                     answer = self._answer(endpoint, reply.status, parsed, None, started)

@@ -153,6 +153,22 @@ class Observer:
         if self.access_log is not None:
             self._log(req, reply, usage, cost, 0.0, prompt_saved, latency, 0.0)
 
+    def background_call(self, req: Request, reply: Reply) -> None:
+        """A provider call the gateway made on its own for `req` (a stale entry's refresh): its cost
+        counts, but it is not a request."""
+        usage = reply.usage if reply.usage is not None else Usage()
+        price = self.prices.get(reply.model)
+        if price is None or reply.status >= 400:
+            return
+        cell = self.cells.get((req.tenant, req.gateway, req.facts.model)) or self._cell(
+            req.tenant, req.gateway, req.facts.model)
+        cost = usage_cost(price, usage)
+        cell.v[COST] += cost
+        cell.v[SAVED_PROMPT_CACHE] += usage.cached * (price.input - price.cached_input) / 1_000_000.0
+        if reply.account is not None:
+            account = self.account_label(reply.account)
+            cell.cost_by_account[account] = cell.cost_by_account.get(account, 0.0) + cost
+
     def failed(self, request_id: str, path: str, status: int, code: str | None, started: float,
                gateway: str = GATEWAY) -> None:
         """A request the gateway answered with its own error before the pipeline produced a reply."""

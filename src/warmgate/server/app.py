@@ -142,6 +142,7 @@ class GatewayApp:
         self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
+        self.cache_flow.on_background_call = self.observer.background_call
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
         persistent = self.config.admin_key is not None or "management" in self.config.model_fields_set
