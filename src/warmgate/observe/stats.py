@@ -118,6 +118,10 @@ def _money(x: float) -> str:
     return f"${x:,.6f}" if x < 0.01 else f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:,.1f} s"
+
+
 def render_text(s: dict[str, Any]) -> str:
     """The summary for a terminal (`warmgate stats`)."""
     t = s["totals"]
@@ -137,20 +141,20 @@ def render_text(s: dict[str, Any]) -> str:
         f"  saved by provider prompt cache  {_money(t['saved_prompt_cache'])}   "
         f"(prompt-cache hit rate {t['provider_cache_hit_rate'] * 100:.1f} %)",
         f"  latency            hit {t['hit_latency_avg'] * 1000:.1f} ms, miss {t['miss_latency_avg'] * 1000:.1f} ms; "
-        f"saved {t['latency_saved']:.1f} s in total",
+        f"saved {_duration(t['latency_saved'])} in total",
         f"  store              {s['store']['name']}: {s['store']['state']}, {s['store']['errors']:.0f} errors",
         "",
-        "  accounts           provider/account     health    calls  failures  prompt-cache hit rate",
+        "  accounts           provider/account         health    calls  failures  prompt-cache hit rate",
     ]
     for a in s["accounts"]:
         name = f"{a['provider']}/{a['account']}"
-        lines.append(f"                     {name:<20} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
+        lines.append(f"                     {name:<24} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
                      f"{a['failures']:>9.0f}  {a['cache_hit_rate'] * 100:5.1f} %")
     for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"]),
                         ("top gateways", s.get("top_gateways", []))):
         lines.append("")
         lines.append(f"  {title:<18} {'name':<24} requests   hits   cost       saved")
         for r in rows:
-            lines.append(f"                     {r['name'] or '-':<24} {r['requests']:>8} {r['hits']:>6}   "
+            lines.append(f"                     {r['name'] or '-':<24} {r['requests']:>8.0f} {r['hits']:>6.0f}   "
                          f"{_money(r['cost']):<10} {_money(r['saved'])}")
     return "\n".join(lines) + "\n"

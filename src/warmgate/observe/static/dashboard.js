@@ -87,7 +87,7 @@ function render(s) {
   document.getElementById("meta").textContent =
     `up since ${new Date(s.since * 1000).toLocaleString()} · ${s.interval}s per point · prices checked ${s.prices_checked}`;
   const kpi = {requests: num(t.requests), "hit-rate": pct(t.hit_rate), "saved-cache": money(t.saved_cache),
-    "saved-prompt": money(t.saved_prompt_cache), tokens: num(t.tokens_saved), cost: money(t.cost), time: t.latency_saved.toFixed(1) + " s"};
+    "saved-prompt": money(t.saved_prompt_cache), tokens: num(t.tokens_saved), cost: money(t.cost), time: t.latency_saved < 1 ? (1000 * t.latency_saved).toFixed(1) + " ms" : t.latency_saved.toFixed(1) + " s"};
   for (const [k, v] of Object.entries(kpi)) document.getElementById("kpi-" + k).textContent = v;
 
   const rate = f => pts.map(p => (p.requests ? p[f] / p.requests : NaN));
