@@ -13,7 +13,8 @@ import bisect
 import time
 from typing import Any
 
-from warmgate.accounting.cost import usage_cost
+from warmgate.accounting.cost import latency_saved as saved_latency
+from warmgate.accounting.cost import prompt_cache_saving, usage_cost
 from warmgate.accounting.prices import PriceTable
 from warmgate.dialects.usage import Usage
 from warmgate.exchange import Reply, Request
@@ -115,9 +116,7 @@ class Observer:
             saved = self._savings.get((reply.model, usage))
             if saved is None:
                 saved = self._saving(reply.model, usage)
-            latency_saved = answer.upstream_ms / 1000.0 - latency
-            if latency_saved < 0.0:
-                latency_saved = 0.0
+            latency_saved = saved_latency(answer.upstream_ms / 1000.0, latency)
             ki = _KIND_INDEX.get(reply.hit_kind or "exact", 0)
             c[_HIT0 + ki] += 1
             c[TOKENS_PROMPT] += usage.prompt
@@ -143,7 +142,7 @@ class Observer:
         cost = prompt_saved = 0.0
         if price is not None:
             cost = usage_cost(price, usage)
-            prompt_saved = usage.cached * (price.input - price.cached_input) / 1_000_000.0
+            prompt_saved = prompt_cache_saving(price, usage)
         c = cell.v
         c[COST] += cost
         c[SAVED_PROMPT_CACHE] += prompt_saved
@@ -164,7 +163,7 @@ class Observer:
             req.tenant, req.gateway, req.facts.model)
         cost = usage_cost(price, usage)
         cell.v[COST] += cost
-        cell.v[SAVED_PROMPT_CACHE] += usage.cached * (price.input - price.cached_input) / 1_000_000.0
+        cell.v[SAVED_PROMPT_CACHE] += prompt_cache_saving(price, usage)
         if reply.account is not None:
             account = self.account_label(reply.account)
             cell.cost_by_account[account] = cell.cost_by_account.get(account, 0.0) + cost
