@@ -106,7 +106,7 @@ class CacheFlow:
                     self._plain[memo] = policy
             else:
                 policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
-            key = None
+            key = None  # no exact key: caching is off, or the exact cache is (`policy.exact`, semantic-only)
             if policy.enabled and policy.exact:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
