@@ -164,6 +164,14 @@ def test_two_instances_sharing_redis_agree(clean_sim: Sim, gateway_factory: Gate
         r = client.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": text}],
                                                      extra_headers={"X-Response-Id": msg_id})
         assert r.headers["x-warmgate-account"] == home  # instance b learned the binding from Redis
+    # A chain: each turn names the response the *other* instance has just returned. Its binding is
+    # written before that reply is sent, so it is there when the next request arrives.
+    for i, text in enumerate(turns(8)):
+        client = cb if i % 2 == 0 else ca
+        r = client.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": text}],
+                                                     extra_headers={"X-Response-Id": msg_id})
+        assert r.headers["x-warmgate-account"] == home
+        msg_id = r.parse().id
     metrics = request("GET", a.url + "/metrics").ok().body.decode()
     assert "warmgate_provider_prompt_tokens_total" in metrics
 

@@ -237,7 +237,11 @@ class RoutingConfig(_Model):
     stored_response_ttl: float = Field(
         default=30 * 86400, gt=0, description="seconds previous_response_id routes to the account that stored it"
     )
-    load_bound: float = Field(default=1.25, ge=1.0, description="no account above this times the mean in-flight load")
+    load_bound: float = Field(
+        default=1.1, ge=1.0,
+        description="a conversation is placed on no account whose load (requests in flight + warm conversations) "
+        "is above this times the mean; warm conversations then stay, so whole-run load ends somewhat above it",
+    )
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"

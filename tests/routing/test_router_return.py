@@ -59,7 +59,7 @@ async def turn(router: Router, pool: Pool, conversation: str) -> str:
     assert choice is not None
     acct = choice.next(pool, [])
     assert acct is not None
-    pool.started(acct)
+    pool.started(acct, choice.binding_key)
     await router._after_success(req, Reply(200, [], body=b"{}"), acct, scope, choice)
     return acct.name
 
@@ -102,9 +102,9 @@ async def test_stays_when_cold_but_home_still_unhealthy() -> None:
 
 
 @pytest.mark.parametrize("conversations", [64, 200])
-async def test_placement_counts_recent_starts_not_only_in_flight(conversations: int) -> None:
-    """Requests complete at once here (nothing stays in flight), so only recent starts can spread new
-    conversations: every account ends within the load bound of the mean number of conversations."""
+async def test_placement_counts_warm_conversations_not_only_in_flight(conversations: int) -> None:
+    """Requests complete at once here (nothing stays in flight), so only the warm conversations of
+    each account can spread new ones: every account ends within the load bound of the mean."""
     clock = Clock()
     router, pool = make_router(clock, accounts=8)
     placed: dict[str, int] = {}
@@ -113,4 +113,21 @@ async def test_placement_counts_recent_starts_not_only_in_flight(conversations: 
         name = await turn(router, pool, f"c{c}")
         placed[name] = placed.get(name, 0) + 1
     mean = conversations / 8
-    assert max(placed.values()) <= 1.25 * mean + 1, placed
+    assert max(placed.values()) <= 1.1 * mean + 1, placed
+
+
+def test_a_conversation_is_warm_on_one_account_until_its_cache_ttl_passes() -> None:
+    clock = Clock()
+    _, pool = make_router(clock, accounts=2)
+    a0, a1 = pool.accounts
+    pool.started(a0, "x")
+    pool.started(a0, "y")
+    clock.now += 100
+    pool.started(a1, "x")  # x moved: warm on a1 only
+    assert pool.loads() == {"a0": 1, "a1": 1}
+    a1.in_flight = 2
+    assert pool.loads() == {"a0": 1, "a1": 3}
+    clock.now += CACHE_TTL - 50  # y idle for a whole cache lifetime: cold, no longer a load
+    assert pool.loads() == {"a0": 0, "a1": 3}
+    clock.now += 50
+    assert pool.loads() == {"a0": 0, "a1": 2}

@@ -11,11 +11,12 @@
    `id`, the `x-warmgate-request-id`, stored responses, videos, files) to that account. These
    writes finish before the reply goes back (bounded by the bindings' own timeout, 50 ms for
    Redis), so a request sent after the reply arrived sees them, on any instance.
-   Return only if cheaper: a conversation bound elsewhere than its first choice (after a failover,
-   or a load spill) stays while its account's prompt cache can be warm, and goes back to the first
-   choice (placement, like a new conversation) once the binding has been idle for the provider's
-   `cache_ttl`: its cache is cold everywhere then, and the first choice is where every instance
-   places it without shared state.
+   Return only if cheaper: a binding pins a conversation only while the bound account's prompt
+   cache for it can be warm. Once the binding has been idle for the provider's `cache_ttl` (the
+   bindings report idle time), staying saves nothing, and the conversation is placed again like a
+   new one: its first choice (home) when healthy and within the load bound, which restores the
+   placement every instance computes without shared state. So after a failover it stays on the
+   account it warmed while it keeps talking, and goes home after its first pause beyond the TTL.
 4. Count provider prompt-cache use (cached prompt tokens) per account and model.
 """
 
@@ -86,7 +87,7 @@ class Router:
                 break
             tried.append(acct)
             if choice is not None:
-                pool.started(acct)
+                pool.started(acct, choice.binding_key)
             try:
                 reply = await self._attempt(req, acct, tail, [*headers, acct.auth_header], send_body)
             except UpstreamFailure as f:
@@ -136,16 +137,9 @@ class Router:
                 bound = None
             order = rendezvous_order(binding_key, pool.weights)
             prefer = bound
-            if (
-                found is not None
-                and bound is not None
-                and not key.pointer
-                and bound != order[0]
-                and found.idle >= pool.provider.cache_ttl
-                and pool.healthy(pool.account(order[0]))
-            ):
-                # Return only if cheaper: its cache where it is bound is cold by now, so going back
-                # to the first choice costs nothing and restores the placement all instances share.
+            if found is not None and bound is not None and not key.pointer and found.idle >= pool.provider.cache_ttl:
+                # Return only if cheaper: its cache where it is bound is cold by now, so placing it
+                # again (home first) costs nothing and restores the placement all instances share.
                 prefer = None
             return Choice(key, binding_key, prefer, bound, order, self.cfg.load_bound)
         return None
