@@ -17,6 +17,9 @@ from warmgate.cache.policy import CachePolicy
 from warmgate.metrics import Metrics
 from warmgate.stores.base import CacheStore, Entry, NowStore, StoreError
 
+_MEMO_ENTRIES = 512  # decoded answers kept (memory store), at most this many of at most ...
+_MEMO_VALUE_BYTES = 64 * 1024  # ... this size each
+
 
 class Found(NamedTuple):
     state: Literal["hit", "stale"]
@@ -43,6 +46,9 @@ class ResponseCache:
         self.metrics = metrics
         self._clock = clock
         self._choose = choose
+        # memory store: its entries' bytes are the same objects on every hit, so their decoded
+        # form is kept (bytes cache their hash: a lookup here is one dict probe)
+        self._decoded: dict[bytes, CachedAnswer] | None = {} if now is not None else None
 
     async def lookup(self, key: str, policy: CachePolicy) -> Found | None:
         """A fresh or stale entry for `key`; None on a miss, including a bucket not yet full."""
@@ -74,12 +80,25 @@ class ResponseCache:
             return None
         index = 0 if len(entries) == 1 else self._choose(len(entries))
         entry = entries[index]
-        answer = decode(entry.value)
+        answer = self._decode(entry.value)
         age = max(0.0, now - entry.stored_at)
         if policy.max_entry_age is not None and age > policy.max_entry_age:
             return None  # older than the request accepts
         state: Literal["hit", "stale"] = "hit" if now < entry.expires_at else "stale"
         return Found(state, answer, index, age)
+
+    def _decode(self, value: bytes) -> CachedAnswer:
+        memo = self._decoded
+        if memo is None:
+            return decode(value)
+        answer = memo.get(value)
+        if answer is None:
+            answer = decode(value)
+            if len(value) <= _MEMO_VALUE_BYTES:
+                if len(memo) >= _MEMO_ENTRIES:
+                    memo.clear()
+                memo[value] = answer
+        return answer
 
     def save_now(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """`save` without I/O, for a store that works `now` (memory)."""

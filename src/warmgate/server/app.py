@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -71,8 +72,18 @@ class ClientGone(Exception):
 PREPARED = "warmgate.request"  # scope key of a request `answer_now` parsed but did not answer
 
 
-def new_request_id() -> str:
-    return os.urandom(12).hex()
+class RequestIds:
+    """Request ids, unique across processes and instances without a syscall per request: 8 random
+    bytes drawn once per app (each worker process builds its own app), then a counter."""
+
+    __slots__ = ("_next", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._next = itertools.count(1).__next__
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{self._next():08x}"
 
 
 def _hash_key(key: str) -> bytes:
@@ -105,6 +116,7 @@ class GatewayApp:
         )
         self.management: Management | None = None
         self.started = False
+        self.new_request_id = RequestIds()
         limits = config.server
         self._max_body = limits.max_body_bytes
         self._max_head = limits.max_header_bytes
@@ -182,7 +194,7 @@ class GatewayApp:
         if prepared is not None:  # parsed by `answer_now`, which could not answer it
             await self._serve_prepared(prepared, receive, send)
             return
-        request_id = new_request_id()
+        request_id = self.new_request_id()
         started = time.perf_counter()
         path: str = scope["path"]
         wire: Wire = "openai"
@@ -276,7 +288,7 @@ class GatewayApp:
             return None
         try:
             content_type, auth, api_key, _ = self._head(scope)
-            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id(),
+            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, self.new_request_id(),
                                 gateway, path)
             reply = self.pipeline.answer_now(req)
         except GatewayError:
