@@ -1,0 +1,23 @@
+"""The one place that picks a concrete vector index; its optional dependencies are imported here only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from warmgate.vectors.base import VectorIndex
+from warmgate.vectors.config import VectorIndexConfig
+
+
+def build_index(cfg: VectorIndexConfig, dimensions: int, clock: Callable[[], float] = time.time) -> VectorIndex:
+    """The index named by `cfg.kind`, for unit vectors of `dimensions`. Nothing here does I/O: the
+    SQLite index loads its rows on its worker thread and PostgreSQL is connected on first use.
+    `clock` (unix seconds) decides which stored rows are already expired when the SQLite index loads."""
+    # numpy and usearch come with the `semantic` extra, asyncpg with `pgvector`.
+    if cfg.kind == "memory":
+        from warmgate.vectors.memory import MemoryVectorIndex
+
+        m = cfg.memory
+        return MemoryVectorIndex(dimensions, max_items=m.max_items, graph_at=m.graph_at, build_threads=m.build_threads)
+    # sqlite and pgvector follow in the next commits of this branch
+    raise ValueError(f"vector index kind {cfg.kind!r} is not available yet")
