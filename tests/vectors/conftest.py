@@ -9,6 +9,7 @@ import pytest
 
 from warmgate.vectors.base import VectorIndex
 from warmgate.vectors.memory import MemoryVectorIndex
+from warmgate.vectors.sqlite import SqliteVectorIndex
 
 NOW = 1_700_000_000.0
 DIM = 16
@@ -35,11 +36,16 @@ async def settle(index: VectorIndex) -> None:
         await wait()
 
 
-@pytest.fixture(params=["memory", "memory-graph"])
+@pytest.fixture(params=["memory", "memory-graph", "sqlite"])
 async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorIndex]:
     """Every VectorIndex implementation, fresh and empty. `memory-graph` moves a partition to an
     HNSW graph from 8 items on, so the graph path runs the whole contract too."""
     made: VectorIndex
-    made = MemoryVectorIndex(DIM) if request.param == "memory" else MemoryVectorIndex(DIM, graph_at=8)
+    if request.param == "memory":
+        made = MemoryVectorIndex(DIM)
+    elif request.param == "memory-graph":
+        made = MemoryVectorIndex(DIM, graph_at=8)
+    else:
+        made = SqliteVectorIndex(tmp_path / "cache.sqlite3", DIM, clock=lambda: NOW, graph_at=8)
     yield made
     await made.close()

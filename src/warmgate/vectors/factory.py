@@ -19,5 +19,18 @@ def build_index(cfg: VectorIndexConfig, dimensions: int, clock: Callable[[], flo
 
         m = cfg.memory
         return MemoryVectorIndex(dimensions, max_items=m.max_items, graph_at=m.graph_at, build_threads=m.build_threads)
-    # sqlite and pgvector follow in the next commits of this branch
+    if cfg.kind == "sqlite":
+        from warmgate.vectors.sqlite import SqliteVectorIndex
+
+        m = cfg.memory
+        return SqliteVectorIndex(
+            cfg.sqlite.path,
+            dimensions,
+            timeout=cfg.sqlite.timeout,
+            clock=clock,
+            max_items=m.max_items,
+            graph_at=m.graph_at,
+            build_threads=m.build_threads,
+        )
+    # pgvector follows in the next commit of this branch
     raise ValueError(f"vector index kind {cfg.kind!r} is not available yet")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -246,10 +245,10 @@ class MemoryVectorIndex:
     # ---- the Protocol
 
     async def add(self, partition: str, item_id: str, vector: Any, text: str, expires_at: float) -> None:
-        self.put(partition, item_id, self._vector(vector), text, expires_at)
+        self.put(partition, item_id, self.checked(vector), text, expires_at)
 
     async def search(self, partition: str, vector: Any, k: int, now: float) -> list[Match]:
-        vec = self._vector(vector)
+        vec = self.checked(vector)
         part = self._parts.get(partition)
         if part is None or k < 1:
             return []
@@ -297,7 +296,7 @@ class MemoryVectorIndex:
         return self._count
 
     def put(self, partition: str, item_id: str, vec: F32, text: str, expires_at: float) -> None:
-        """Insert or replace one item; `vec` is already checked (`_vector`)."""
+        """Insert or replace one item; `vec` is already checked (`checked`)."""
         self._check_open()
         part = self._parts.get(partition)
         if part is None:
@@ -323,11 +322,6 @@ class MemoryVectorIndex:
             self._maybe_rebuild(partition, part)
         return True
 
-    def load(self, rows: Iterable[tuple[str, str, F32, str, float]]) -> None:
-        """Bulk insert of checked rows (a restart); big partitions get their graphs built afterwards."""
-        for partition, item_id, vec, text, expires_at in rows:
-            self.put(partition, item_id, vec, text, expires_at)
-
     async def wait_built(self) -> None:
         """Wait until no graph is being built (for tests and benchmarks)."""
         while True:
@@ -336,7 +330,8 @@ class MemoryVectorIndex:
                 return
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _vector(self, vector: Any) -> F32:
+    def checked(self, vector: Any) -> F32:
+        """`vector` as a float32 row of the right dimension, else VectorIndexError."""
         self._check_open()
         try:
             vec = np.asarray(vector, dtype=np.float32)
