@@ -28,6 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from warmgate.embeddings.config import EmbedderConfig, OfflineEmbedderConfig
+from warmgate.vectors.config import VectorIndexConfig
+
 CONFIG_ENV_VAR = "WARMGATE_CONFIG"
 DEFAULT_TENANT = "default"
 
@@ -208,6 +211,8 @@ class SemanticConfig(_Model):
     candidates: int = Field(default=4, ge=1, le=64, description="nearest items checked per lookup")
     timeout: float = Field(default=0.25, gt=0, description="seconds for embedding + search; slower = plain miss")
     max_text_chars: int = Field(default=1000, ge=1, description="longer last turns are compared exactly only")
+    embedder: EmbedderConfig = OfflineEmbedderConfig()
+    index: VectorIndexConfig = VectorIndexConfig()
     models: dict[str, SemanticSettings] = Field(default_factory=dict)
 
 

@@ -15,9 +15,9 @@ failed. Each check extracts a small set of features from both texts and compares
 | code         | code identifiers (snake_case, camelCase, dotted.names, --flags, paths, calls())       |
 | scope        | scope words by group: all/every/each, only/just/solely, except/excluding/other than,  |
 |              | some/few/several, both/either, including/also                                         |
-| comparatives | direction words by group: more/higher/faster... vs less/lower/slower..., best vs worst |
+| comparatives | direction words by group: more/higher/faster..., less/lower/slower..., most vs least   |
 | units        | units of measure and currencies (km vs miles, °C vs °F, $ vs €, %, GB vs MB)          |
-| antonyms     | the two sides of a known pair (enable/disable, add/remove, encrypt/decrypt, ...)      |
+| antonyms     | the two sides of a known pair (enable/disable, add/remove, better/worse, pros/cons...)|
 
 They are deliberately strict: a refused paraphrase costs one provider call, a wrongly served
 trap costs a wrong answer. `bench/semantic_eval` measures what each check buys.
@@ -93,8 +93,6 @@ _COMPARATIVES: Final = {
          "decreasing", "below", "minimum", "min", "minimize", "poorer", "colder", "cooler", "narrower",
          "shallower", "quieter", "earlier", "cheaper"),
         "down"),
-    **dict.fromkeys(("better", "best", "improve", "improves", "advantage", "advantages", "pros", "benefits"), "good"),
-    **dict.fromkeys(("worse", "worst", "degrade", "degrades", "disadvantage", "disadvantages", "cons", "drawbacks"), "bad"),
     **dict.fromkeys(("most", "highest", "largest", "biggest", "fastest", "longest", "oldest", "greatest"), "top"),
     **dict.fromkeys(("least", "lowest", "smallest", "slowest", "shortest", "youngest", "cheapest"), "bottom"),
 }
@@ -167,7 +165,8 @@ _ANTONYM_PAIRS: Final = (
     ("old", "new"), ("sum", "difference"), ("multiply", "divide"), ("plus", "minus"), ("positive", "negative"),
     ("even", "odd"), ("uppercase", "lowercase"), ("upper", "lower"), ("include", "exclude"),
     ("merge", "split"), ("join", "split"), ("attach", "detach"), ("freeze", "unfreeze"), ("grant", "revoke"),
-    ("approve", "reject"), ("online", "offline"), ("visible", "invisible"),
+    ("approve", "reject"), ("online", "offline"), ("visible", "invisible"), ("better", "worse"), ("best", "worst"),
+    ("improve", "worsen"), ("advantage", "disadvantage"), ("pro", "con"), ("benefit", "drawback"),
 )
 _ANTONYMS: Final[dict[str, tuple[int, int]]] = {}
 for _i, (_a, _b) in enumerate(_ANTONYM_PAIRS):

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from warmgate.config import _Model
+
+class _Model(BaseModel):
+    """Like `warmgate.config._Model`; not imported from there, because `warmgate.config` embeds
+    `VectorIndexConfig` in its `semantic:` section (an import cycle otherwise)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
 
