@@ -30,10 +30,15 @@ def corpus(n: int, dim: int = 384, clusters: int = 1000, seed: int = 7) -> F32:
 
 def near_queries(base: F32, m: int, noise: float = 0.5, seed: int = 8) -> F32:
     """Stored vectors moved by noise of norm ~`noise` (0.5: cosine ~0.9 to their source)."""
+    pick = np.random.default_rng(seed).integers(0, len(base), m)
+    return perturb(base[pick], noise, seed + 1)
+
+
+def perturb(vectors: F32, noise: float = 0.5, seed: int = 9) -> F32:
+    """Each row moved by random noise of norm ~`noise`, then normalised."""
     rng = np.random.default_rng(seed)
-    pick = rng.integers(0, len(base), m)
-    dim = base.shape[1]
-    return _unit(base[pick] + noise / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32))
+    m, dim = vectors.shape
+    return _unit(vectors + noise / np.sqrt(dim) * rng.standard_normal((m, dim), dtype=np.float32))
 
 
 def fresh_queries(m: int, dim: int = 384, clusters: int = 1000, seed: int = 7) -> F32:

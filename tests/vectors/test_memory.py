@@ -84,3 +84,16 @@ async def test_the_matrix_search_matches_brute_force() -> None:
     want = np.argsort(-(vecs @ q))[:10].tolist()
     assert [int(m.item_id) for m in await index.search("p", q, 10, NOW)] == want
     await index.close()
+
+
+async def test_many_changes_during_a_build_lead_to_one_more_build_not_a_replay() -> None:
+    index = MemoryVectorIndex(DIM, graph_at=16)
+    for i in range(16 + 100):
+        await index.add("p", f"i{i}", unit(i), "t", LATER)
+    await index.wait_built()
+    graph = index._parts["p"].graph
+    assert graph is not None and len(graph) == 116
+    for i in (0, 15, 16, 115):
+        [m] = await index.search("p", unit(i), 1, NOW)
+        assert m.item_id == f"i{i}"
+    await index.close()

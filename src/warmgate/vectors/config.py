@@ -4,7 +4,8 @@
       kind: memory | sqlite | pgvector
       memory:   {max_items, graph_at, build_threads}   # also the in-memory part of `sqlite`
       sqlite:   {path, timeout}
-      pgvector: {dsn, table, timeout, pool_size, hnsw_m, hnsw_ef_construction, ef_search}
+      pgvector: {dsn, table, timeout, connect_timeout, pool_size, hnsw_m, hnsw_ef_construction,
+                 ef_search, ann_at}
 
 `build_index(cfg, dimensions)` in `warmgate.vectors.factory` turns it into an index.
 """
@@ -28,7 +29,7 @@ _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
 class MemoryIndexConfig(_Model):
     max_items: int = Field(default=1_000_000, ge=1, description="live items kept; above it the soonest to expire go")
     graph_at: int = Field(
-        default=4096, ge=8, description="a partition of this many items is searched by an HNSW graph, below exactly"
+        default=2048, ge=8, description="a partition of this many items is searched by an HNSW graph, below exactly"
     )
     build_threads: int = Field(default=1, ge=1, le=64, description="threads that build one graph")
 
@@ -50,6 +51,9 @@ class PgvectorIndexConfig(_Model):
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     ef_search: int = Field(default=64, ge=1, le=1000)
+    ann_at: int = Field(
+        default=20_000, ge=1, description="a partition of this many rows is searched by the HNSW index, below exactly"
+    )
 
 
 class VectorIndexConfig(_Model):

@@ -32,5 +32,19 @@ def build_index(cfg: VectorIndexConfig, dimensions: int, clock: Callable[[], flo
             graph_at=m.graph_at,
             build_threads=m.build_threads,
         )
-    # pgvector follows in the next commit of this branch
-    raise ValueError(f"vector index kind {cfg.kind!r} is not available yet")
+    from warmgate.vectors.pgvector import PgVectorIndex
+
+    assert cfg.pgvector is not None  # the config's validator guarantees it
+    p = cfg.pgvector
+    return PgVectorIndex(
+        p.dsn.get_secret_value(),
+        dimensions,
+        table=p.table,
+        timeout=p.timeout,
+        connect_timeout=p.connect_timeout,
+        pool_size=p.pool_size,
+        hnsw_m=p.hnsw_m,
+        hnsw_ef_construction=p.hnsw_ef_construction,
+        ef_search=p.ef_search,
+        ann_at=p.ann_at,
+    )

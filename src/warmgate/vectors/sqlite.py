@@ -159,10 +159,14 @@ class SqliteVectorIndex:
     async def _load(self) -> None:
         now = self._clock()
         rows = await self._run(lambda c: self._read_live(c, now))
-        for n, row in enumerate(rows, 1):
-            self._mem.put(*row)
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+        self._mem.pause_builds()
+        try:
+            for n, row in enumerate(rows, 1):
+                self._mem.put(*row)
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        finally:
+            self._mem.resume_builds()
         self._loaded = True
 
     def _read_live(self, conn: sqlite3.Connection, now: float) -> list[Row]:
