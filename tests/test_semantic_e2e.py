@@ -161,3 +161,31 @@ def test_purge_drops_semantic_entries(sgw: Gateway, clean_sim: Sim, sdk: Clients
     request("DELETE", sgw.url + "/admin/cache?tenant=team-b", headers={"authorization": f"Bearer {ADMIN}"}).ok()
     assert ask(client, "What's the way to center a div with CSS?", system).headers["x-warmgate-cache"] == "MISS"
     assert calls(clean_sim) == 2
+
+
+def test_two_gateways_share_entries_through_postgres(
+    sim: Sim, clean_sim: Sim, gateway_factory: Any, sdk: Clients, redis_server: Any
+) -> None:
+    """Two instances with a shared response store (Redis) and a shared index (PostgreSQL + pgvector):
+    an answer one of them stored is served by meaning by the other."""
+    pytest.importorskip("asyncpg", reason="pgvector needs the `pgvector` extra")
+    from tests.pg_server import PgServer
+
+    pg = PgServer()
+    try:
+        config = semantic_config(sim.url, index={"kind": "pgvector", "pgvector": {"dsn": pg.dsn, "timeout": 5.0}})
+        config["cache"] = {"enabled": True, "ttl": 600, "store": "redis", "store_timeout": 2.0,
+                           "redis": {"url": redis_server.url, "key_prefix": f"sem{time.monotonic_ns()}:"}}
+        one, two = gateway_factory(config), gateway_factory(config)
+        system = topic()
+        first = ask(sdk.openai(one.url), "How do I read a CSV file in Python?", system)
+        assert first.headers["x-warmgate-cache"] == "MISS"
+        wait_indexed(one, 1)
+        second = ask(sdk.openai(two.url), "What's the way to read a CSV file in Python?", system)
+        assert second.headers["x-warmgate-cache"] == "SEMANTIC"
+        assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
+        trap = ask(sdk.openai(two.url), "How do I write a CSV file in Python?", system)
+        assert trap.headers["x-warmgate-cache"] == "MISS"
+        assert calls(clean_sim) == 2
+    finally:
+        pg.close()
