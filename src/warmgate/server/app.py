@@ -140,6 +140,7 @@ class GatewayApp:
         from warmgate.embeddings.factory import build_embedder
         from warmgate.vectors.factory import build_index
 
+        # the embedder first: importing onnxruntime after usearch segfaults (onnxruntime 1.32, usearch 2.26)
         embedder = build_embedder(cfg.embedder, self.config.providers)
         index = build_index(cfg.index, embedder.dimensions)
         semantic = SemanticCache(cfg, embedder, index, cache, self.metrics)
