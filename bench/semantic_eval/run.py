@@ -171,35 +171,39 @@ def rate(k: int, n: int) -> str:
     return f"{100 * k / n:5.1f}% [{100 * lo:4.1f}-{100 * hi:4.1f}]" if n else "   n/a"
 
 
-def report(outcomes: list[Outcome], thresholds: Iterable[float]) -> str:
+def table(outcomes: list[Outcome], thresholds: Iterable[float], guarded: bool = True) -> list[str]:
     para = [o for o in outcomes if o.pair["label"] == "hit"]
     traps = [o for o in outcomes if o.pair["label"] == "trap"]
     kinds = [k for k in TRAP_KINDS if any(o.pair["kind"] == k for o in traps)]
-    lines = [f"pairs: {len(para)} paraphrases, {len(traps)} traps ("
-             + ", ".join(f"{k} {sum(o.pair['kind'] == k for o in traps)}" for k in kinds) + ")", ""]
-    lines.append("| threshold | paraphrases served | traps wrongly served | " + " | ".join(kinds) + " |")
-    lines.append("|---|---|---|" + "---|" * len(kinds))
+    lines = ["| threshold | paraphrases served | traps wrongly served | " + " | ".join(kinds) + " |",
+             "|---|---|---|" + "---|" * len(kinds)]
     for t in thresholds:
         def served(os: list[Outcome], t: float = t) -> int:
-            return sum(o.score is not None and o.score >= t for o in os)
+            if guarded:
+                return sum(o.score is not None and o.score >= t for o in os)
+            return sum(o.unguarded is not None and o.unguarded >= t for o in os)
 
         cells = [rate(served(para), len(para)), rate(served(traps), len(traps))]
         for k in kinds:
             ko = [o for o in traps if o.pair["kind"] == k]
             cells.append(f"{100 * served(ko) / len(ko):.1f}%")
         lines.append(f"| {t:.2f} | " + " | ".join(cells) + " |")
-    lines += ["", "Without the guard (vector similarity and partitions only):", ""]
-    lines.append("| threshold | paraphrases served | traps wrongly served | " + " | ".join(kinds) + " |")
-    lines.append("|---|---|---|" + "---|" * len(kinds))
-    for t in thresholds:
-        def raw(os: list[Outcome], t: float = t) -> int:
-            return sum(o.unguarded is not None and o.unguarded >= t for o in os)
+    return lines
 
-        cells = [rate(raw(para), len(para)), rate(raw(traps), len(traps))]
-        for k in kinds:
-            ko = [o for o in traps if o.pair["kind"] == k]
-            cells.append(f"{100 * raw(ko) / len(ko):.1f}%")
-        lines.append(f"| {t:.2f} | " + " | ".join(cells) + " |")
+
+def report(outcomes: list[Outcome], thresholds: list[float]) -> str:
+    para = [o for o in outcomes if o.pair["label"] == "hit"]
+    traps = [o for o in outcomes if o.pair["label"] == "trap"]
+    kinds = [k for k in TRAP_KINDS if any(o.pair["kind"] == k for o in traps)]
+    lines = [f"pairs: {len(para)} paraphrases, {len(traps)} traps ("
+             + ", ".join(f"{k} {sum(o.pair['kind'] == k for o in traps)}" for k in kinds) + ")", ""]
+    lines += table(outcomes, thresholds)
+    lines += ["", "Without the guard (vector similarity and partitions only):", ""]
+    lines += table(outcomes, thresholds, guarded=False)
+    hand = [o for o in outcomes if o.pair["id"].startswith("h")]
+    if hand:
+        lines += ["", f"Hand-written pairs only ({len(hand)}; too few per kind for tight intervals):", ""]
+        lines += table(hand, thresholds)
     refusals: dict[str, int] = {}
     for o in para:
         if o.refused is not None:
@@ -213,7 +217,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N pairs of each kind")
     ap.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in THRESHOLDS))
-    ap.add_argument("--show", default="", help="print the served pairs of this kind at --show-threshold")
+    ap.add_argument("--show", default="", help="print the pairs of this kind served at --show-threshold "
+                    "(`refused`: the paraphrases whose best candidate the guard refused)")
     ap.add_argument("--show-threshold", type=float, default=0.85)
     args = ap.parse_args()
     pairs = load([DATA / "generated.jsonl", DATA / "handwritten.jsonl"])
@@ -234,7 +239,9 @@ def main() -> None:
     if args.show:
         print()
         for o in outcomes:
-            if o.pair["kind"] == args.show and o.score is not None and o.score >= args.show_threshold:
+            if args.show == "refused" and o.pair["label"] == "hit" and o.refused is not None:
+                print(f"{o.refused}: {o.pair['a']['text']!r}  ->  {o.pair['b']['text']!r}")
+            elif o.pair["kind"] == args.show and o.score is not None and o.score >= args.show_threshold:
                 print(f"{o.score:.3f}  {o.pair['a']['text']!r}  ->  {o.pair['b']['text']!r}")
 
 

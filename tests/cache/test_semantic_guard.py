@@ -52,6 +52,8 @@ def test_paraphrases_pass(a: str, b: str) -> None:
         ("How do I enable SSH on the server?", "How do I disable SSH on the server?", "antonyms"),
         ("How to encrypt a file with a password", "How to decrypt a file with a password", "antonyms"),
         ("Sort the numbers in ascending order", "Sort the numbers in descending order", "antonyms"),
+        ("How do I zoom in on a Mac?", "How do I zoom out on a Mac?", "antonyms"),
+        ("How do I turn off the wifi", "How do I turn on the wifi", "antonyms"),
     ],
 )
 def test_traps_are_refused(a: str, b: str, check: str) -> None:

@@ -167,6 +167,7 @@ _ANTONYM_PAIRS: Final = (
     ("merge", "split"), ("join", "split"), ("attach", "detach"), ("freeze", "unfreeze"), ("grant", "revoke"),
     ("approve", "reject"), ("online", "offline"), ("visible", "invisible"), ("better", "worse"), ("best", "worst"),
     ("improve", "worsen"), ("advantage", "disadvantage"), ("pro", "con"), ("benefit", "drawback"),
+    ("in", "out"), ("on", "off"), ("up", "down"),  # zoom in/out, turn on/off, scale up/down
 )
 _ANTONYMS: Final[dict[str, tuple[int, int]]] = {}
 for _i, (_a, _b) in enumerate(_ANTONYM_PAIRS):
