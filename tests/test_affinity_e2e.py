@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -152,7 +153,7 @@ def test_failing_account_is_routed_around_and_the_binding_follows(
 
 def test_two_instances_sharing_redis_agree(clean_sim: Sim, gateway_factory: GatewayFactory, sdk: Clients,
                                            redis_server: Any) -> None:
-    cfg = affinity_config(clean_sim.url, bindings="redis", redis_url=redis_server.url)
+    cfg = affinity_config(clean_sim.url, bindings="redis", redis_url=redis_server.url, redis_timeout=1)
     a, b = gateway_factory(cfg), gateway_factory(cfg)
     ca, cb = sdk.anthropic(a.url), sdk.anthropic(b.url)
     first = ca.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": "x"}])
@@ -163,6 +164,14 @@ def test_two_instances_sharing_redis_agree(clean_sim: Sim, gateway_factory: Gate
         r = client.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": text}],
                                                      extra_headers={"X-Response-Id": msg_id})
         assert r.headers["x-warmgate-account"] == home  # instance b learned the binding from Redis
+    # A chain: each turn names the response the *other* instance has just returned. Its binding is
+    # written before that reply is sent, so it is there when the next request arrives.
+    for i, text in enumerate(turns(8)):
+        client = cb if i % 2 == 0 else ca
+        r = client.messages.with_raw_response.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": text}],
+                                                     extra_headers={"X-Response-Id": msg_id})
+        assert r.headers["x-warmgate-account"] == home
+        msg_id = r.parse().id
     metrics = request("GET", a.url + "/metrics").ok().body.decode()
     assert "warmgate_provider_prompt_tokens_total" in metrics
 
@@ -192,3 +201,33 @@ def test_provider_cache_use_is_measured_from_plain_and_streamed_usage(
     gw_cached = sum(total(metrics, "warmgate_provider_cached_tokens_total", m) for m in ("gpt-sim", "claude-sim"))
     assert sim_cached > 0 and gw_cached == sim_cached  # every cached token the provider reported, counted
     assert total(metrics, "warmgate_provider_prompt_tokens_total", "claude-sim") > 0
+
+
+def test_conversation_returns_to_its_recovered_account_only_once_its_cache_there_is_cold(
+    clean_sim: Sim, gateway_factory: GatewayFactory, sdk: Clients
+) -> None:
+    cache_ttl = 2.0  # the provider's prompt-cache lifetime, as configured for the gateway
+    provider = sim_provider(clean_sim.url, name="openai", keys=KEYS, cache_ttl=cache_ttl,
+                            cooldowns={"server_error": 0.2})
+    gw = gateway_factory({"routing": {"strategy": "affinity", "min_prefix_tokens": 200, "binding_ttl": 60},
+                          "providers": [provider], "models": {"gpt-sim": "openai"}})
+    client = sdk.openai(gw.url)
+    conv = {"X-Conversation-Id": "returning-conv"}
+
+    def turn(text: str) -> str:
+        r = client.chat.completions.with_raw_response.create(
+            model="gpt-sim", messages=[{"role": "user", "content": text}], extra_headers=conv)
+        return r.headers["x-warmgate-account"]
+
+    home = turn("first")
+    clean_sim.fault(account=KEYS[int(home.rsplit("-", 1)[1]) - 1], status=500, count=1)  # fails once, then recovers
+    away = turn("second")
+    assert away != home
+    served = []
+    for i in range(2):  # home is healthy again (cooldown 0.2 s), but the cache is warm where it is
+        time.sleep(0.4)
+        served.append(turn(f"warm {i}"))
+    assert served == [away, away]
+    time.sleep(cache_ttl + 0.3)  # idle for a whole cache lifetime: cold on `away` too, so back home
+    assert [turn("back"), turn("again")] == [home, home]
+    assert clean_sim.requests_by_key()[KEYS[int(home.rsplit("-", 1)[1]) - 1]] == 1 + 1 + 2  # ok, 500, back, again

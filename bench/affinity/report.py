@@ -137,7 +137,7 @@ peak/mean = requests served per account: max / mean over the pool
 429s, errors = what the client saw (errors include transport failures and abandoned conversations)
 sw/100t   = account switches per 100 consecutive turns of a conversation (x-warmgate-account header)
 1st turn  = hit rate of the conversations' first turns (from response usage): the shared prefixes' part
-p50 ms    = median client latency (the simulator adds 20 ms + 10 ms per 1k uncached prompt tokens)"""
+p50 ms    = median client latency (the simulator adds 5 ms + 2 ms per 1k uncached prompt tokens)"""
 
 
 def result_json(r: Result) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Prompt-cache affinity benchmark: the provider cache hit rate that each routing strategy keeps.
 
-    python bench/affinity/run.py                  # ~1.5 min on 2 cores: pools of 4 and 8, all scenarios
-    python bench/affinity/run.py --quick          # ~30 s smoke run: pool of 4 only, smaller workload
+    python bench/affinity/run.py                  # ~2 min on 2 idle cores: pools of 4 and 8, all scenarios
+    python bench/affinity/run.py --quick          # ~45 s smoke run: pool of 4 only, smaller workload
     python bench/affinity/run.py --seed 7 --json results.json
 
 One seeded workload (workload.py) of concurrent multi-turn conversations goes, once per run, through a
@@ -38,6 +38,8 @@ import orjson
 from report import LEGEND, ClientCounts, Result, from_stats, judge, result_json, table
 from workload import QUICK, Conversation, Shape, Workload, make_workload, request
 
+from warmgate.config import RoutingConfig
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 READY = re.compile(r"listening on (http://\S+)")
@@ -48,14 +50,16 @@ GATEWAY_CONFIG = """\
 server: {{host: 127.0.0.1, port: 0}}
 routing:
   strategy: {strategy}
-  load_bound: 1.25
+  load_bound: {load_bound}
   binding_ttl: 300
   bindings: {bindings}
   redis_url: {redis_url}
+  redis_timeout: {redis_timeout}
 providers:
   - name: sim
     api: {api}
     base_url: {sim}/v1
+    cache_ttl: {cache_ttl}
     accounts: [{accounts}]
 models: {{{model}: sim}}
 """
@@ -236,7 +240,8 @@ async def start_gateways(sc: Scenario, args: argparse.Namespace, work: Path, sim
     config = work / f"{tag}.yaml"
     config.write_text(GATEWAY_CONFIG.format(
         strategy=sc.strategy, bindings=sc.bindings, redis_url=redis_url or "redis://127.0.0.1:6379/0",
-        api=args.api, sim=sim, model=MODELS[args.api],
+        api=args.api, sim=sim, model=MODELS[args.api], cache_ttl=args.cache_ttl, load_bound=args.load_bound,
+        redis_timeout=args.redis_timeout,
         accounts=", ".join(f"{{name: a{i + 1}, api_key: {k}}}" for i, k in enumerate(keys))))
     gw = Gateways([], [], keys)
     try:
@@ -320,7 +325,7 @@ async def run_all(args: argparse.Namespace, wl: Workload, work: Path) -> list[Re
     try:
         sim_proc, sim = await spawn(
             [sys.executable, "-m", "warmgate", "sim", "--port", "0", "--cache-ttl", str(args.cache_ttl),
-             "--output-tokens", "4096", "--ttft-base-ms", "20", "--ttft-per-1k-ms", "10",
+             "--output-tokens", "4096", "--ttft-base-ms", "5", "--ttft-per-1k-ms", "2",
              "--seed", str(args.seed)], work / "sim.log")
         procs.append(sim_proc)
         redis_url = None
@@ -359,12 +364,16 @@ def source_state() -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="~30 s smoke run: pool of 4 only, smaller workload, TTL 1.5 s")
+    ap.add_argument("--quick", action="store_true", help="~45 s smoke run: pool of 4 only, smaller workload")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="write every run and the options here")
     ap.add_argument("--pools", type=lambda s: [int(x) for x in s.split(",")], help="pool sizes (default 4,8)")
-    ap.add_argument("--cache-ttl", type=float, help="provider cache idle TTL in s (default 2; 1.5 with --quick)")
+    ap.add_argument("--cache-ttl", type=float, help="provider cache idle TTL in s (default 2); the gateway's cache_ttl too")
     ap.add_argument("--conversations", type=int, help="override the workload's number of conversations")
+    ap.add_argument("--load-bound", type=float, default=RoutingConfig().load_bound,
+                    help="routing.load_bound of the gateways (default: the gateway's default)")
+    ap.add_argument("--redis-timeout", type=float, default=RoutingConfig().redis_timeout,
+                    help="routing.redis_timeout of the gateways (default: the gateway's default)")
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight per run at most")
     ap.add_argument("--api", choices=sorted(MODELS), default="openai")
     ap.add_argument("--fault", choices=["500", "close"], default="500", help="how the failing account fails")
@@ -374,7 +383,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keep", type=Path, help="keep configs and process logs in this directory")
     args = ap.parse_args(argv)
     args.pools = args.pools or ([4] if args.quick else [4, 8])
-    args.cache_ttl = args.cache_ttl or (1.5 if args.quick else 2.0)
+    args.cache_ttl = args.cache_ttl or 2.0
     return args
 
 

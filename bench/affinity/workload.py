@@ -11,8 +11,13 @@ of the provider cache TTL, so the same seed gives the same workload at any `--ca
 * prefix popularity is Zipf-like (a few prefixes carry most conversations), sizes 2k-20k tokens;
 * turns per conversation are lognormal (median ~ `turns_median`, clipped), so a few conversations
   carry many more turns than the rest;
-* think times are a mixture: agent loops (short), humans (medium, still well inside the TTL) and long
-  pauses (well beyond the TTL, so the conversation's own cache entries expire);
+* think times follow how people and agents really pace a conversation against a 5-minute provider
+  TTL (the mixture of ../shared/notes/routing.md 6.2): half the conversations are chats, where a
+  human reads and types before every turn (lognormal, median 75 s = 0.25 TTL, so a few gaps run past
+  4 minutes); the other half are agent sessions, bursts of tool-loop turns seconds apart (median 3 s)
+  separated by a human review of the result (median 90 s); and a few gaps are long pauses (the user
+  went away: 5 % of gaps, beyond the TTL). Gaps within ~20 % of the TTL are moved out of that band
+  (see `_clear_of_ttl`), so wall-clock noise cannot decide whether an entry expired;
 * most conversations carry an id, in one of three forms; the rest carry none, so the gateway has to
   fall back on the hash of the prompt's stable prefix.
 
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ID_FORMS = ("x-conversation-id", "prompt_cache_key", "metadata.user_id", "none")
+KINDS = ("chat", "agent")
 PREFIX_TOKENS = (2_000, 3_500, 6_000, 11_000, 20_000)
 
 # A small vocabulary: every word is one token for the simulator's tokenizer.
@@ -49,11 +55,17 @@ class Shape:
     first_user_tokens: int = 600  # median size of the conversation's own first message
     user_tokens: int = 600  # median size of a later user/tool message (notes/routing.md 6.2: 800)
     answer_tokens: int = 300  # median answer length, sent as max_tokens (notes/routing.md 6.2: 400)
-    p_long_pause: float = 0.08  # a gap beyond the TTL
-    p_human: float = 0.22  # a medium gap; the rest are agent-loop gaps
+    p_agent: float = 0.5  # share of agent sessions; the rest are human chats
+    human_gap: float = 0.25  # median human think time (TTLs): 75 s against a 5-minute TTL
+    human_sigma: float = 0.8  # its spread: 10 % of human gaps run past 0.7 TTL (3.5 min)
+    agent_gap: float = 0.01  # median tool-loop gap (TTLs): 3 s
+    review_gap: float = 0.3  # median human review between an agent's bursts: 90 s
+    burst_median: float = 4.0  # agent turns per burst (lognormal)
+    p_long_pause: float = 0.05  # a gap beyond the TTL (the user went away)
+    horizon: float = 5.0  # the run observes this many TTLs: turns planned later are not played
 
 
-QUICK = Shape(conversations=36, turns_median=6.0, turns_min=4, turns_max=8, arrival_window=0.8)
+QUICK = Shape(conversations=36, turns_median=6.0, turns_min=4, turns_max=8, arrival_window=0.8, horizon=4.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ class Conversation:
     index: int
     prefix: Prefix
     id_form: str  # one of ID_FORMS
+    kind: str  # one of KINDS
     session: str  # the conversation's id (also used when id_form is "none", for logs only)
     start: float  # TTLs after the workload starts
     gaps: tuple[float, ...]  # think time (TTLs) before each turn; gaps[0] == 0
@@ -104,19 +117,34 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return rng.lognormvariate(math.log(median), sigma)
 
 
-def _gaps(rng: random.Random, shape: Shape, turns: int) -> tuple[float, ...]:
-    """Think times before each turn. At most one long pause per conversation (the user went away)."""
+def _clear_of_ttl(gap: float) -> float:
+    """A gap moved out of (0.7, 1.3) TTLs to the nearer edge. Inside that band, whether the entry
+    is still there depends on how long the previous answer took (20-220 ms against a TTL of 2 s
+    here) and on queueing, i.e. on the machine's noise rather than on routing; outside it the
+    outcome is the same in every run. A long pause is compressed to 1.3-2 TTLs: beyond the TTL,
+    its length changes nothing but the run time."""
+    if 0.7 < gap < 1.3:
+        return 0.7 if gap < 1.0 else 1.3
+    return min(gap, 2.0)
+
+
+def _gaps(rng: random.Random, shape: Shape, kind: str, turns: int) -> tuple[float, ...]:
+    """Think times before each turn (TTLs): a human's before every chat turn; an agent's tool loops
+    in bursts, with a human review between bursts; now and then a long pause (the user went away)."""
     gaps = [0.0]
-    paused = False
+    burst_left = max(1, round(_lognormal(rng, shape.burst_median, 0.5)))
     for _ in range(1, turns):
-        u = rng.random()
-        if u < shape.p_long_pause and not paused:
-            paused = True
-            gaps.append(rng.uniform(1.3, 1.8))  # beyond the TTL, with a margin for slow answers
-        elif u < shape.p_long_pause + shape.p_human:
-            gaps.append(rng.uniform(0.1, 0.3))  # a human reads and types; well inside the TTL
+        if rng.random() < shape.p_long_pause:
+            gap = rng.uniform(1.3, 2.0)
+        elif kind == "chat":
+            gap = _lognormal(rng, shape.human_gap, shape.human_sigma)
+        elif burst_left > 0:
+            burst_left -= 1
+            gap = _lognormal(rng, shape.agent_gap, 0.6)
         else:
-            gaps.append(min(0.2, _lognormal(rng, 0.04, 0.6)))  # an agent loop
+            burst_left = max(1, round(_lognormal(rng, shape.burst_median, 0.5)))
+            gap = _lognormal(rng, shape.review_gap, shape.human_sigma)
+        gaps.append(_clear_of_ttl(gap))
     return tuple(gaps)
 
 
@@ -134,6 +162,7 @@ def make_workload(seed: int, shape: Shape = Shape()) -> Workload:
     for i in range(shape.conversations):
         prefix = rng.choices(prefixes, weights=[p.weight for p in prefixes])[0]
         id_form = ID_FORMS[rng.randrange(3)] if rng.random() < shape.id_share else "none"
+        kind = "agent" if rng.random() < shape.p_agent else "chat"
         turns = round(_lognormal(rng, shape.turns_median, 0.45))
         turns = max(shape.turns_min, min(shape.turns_max, turns))
         users = [_words(rng, round(_lognormal(rng, shape.first_user_tokens, 0.5)), f"Conversation c{i} turn 0:")]
@@ -141,16 +170,26 @@ def make_workload(seed: int, shape: Shape = Shape()) -> Workload:
             _words(rng, round(_lognormal(rng, shape.user_tokens, 0.6)), f"Conversation c{i} turn {t}:")
             for t in range(1, turns)
         ]
+        start = rng.uniform(0, shape.arrival_window)
+        gaps = _gaps(rng, shape, kind, turns)
+        at, played = start, 0
+        for g in gaps:  # the turns that start within the observed horizon
+            at += g
+            if at > shape.horizon:
+                break
+            played += 1
+        answer_tokens = tuple(max(16, round(_lognormal(rng, shape.answer_tokens, 0.5))) for _ in range(turns))
         convs.append(
             Conversation(
                 index=i,
                 prefix=prefix,
                 id_form=id_form,
+                kind=kind,
                 session=f"{rng.getrandbits(128):032x}",
-                start=rng.uniform(0, shape.arrival_window),
-                gaps=_gaps(rng, shape, turns),
-                users=tuple(users),
-                answer_tokens=tuple(max(16, round(_lognormal(rng, shape.answer_tokens, 0.5))) for _ in range(turns)),
+                start=start,
+                gaps=gaps[:played],
+                users=tuple(users[:played]),
+                answer_tokens=answer_tokens[:played],
             )
         )
     convs.sort(key=lambda c: c.start)

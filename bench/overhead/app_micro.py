@@ -19,7 +19,9 @@ from typing import Any
 import orjson
 
 from warmgate.config import parse_config
+from warmgate.dialects.usage import read_usage
 from warmgate.server.app import GatewayApp
+from warmgate.server.run import tune_gc
 
 CONFIG = """
 server: {host: 127.0.0.1, port: 0}
@@ -57,8 +59,11 @@ def scope(model_body: bytes) -> dict[str, Any]:
     }
 
 
-async def drive(app: GatewayApp, body: bytes, n: int) -> float:
-    msg = {"type": "http.request", "body": body, "more_body": False}
+async def drive(app: GatewayApp, body: bytes | list[bytes], n: int) -> float:
+    """Mean µs per request over `n` requests of `body` (or of each body of a list, in turn)."""
+    bodies = body if isinstance(body, list) else [body]
+    msgs = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
+    msg = msgs[0]
     sent: list[Any] = []
 
     async def receive() -> dict[str, Any]:
@@ -67,9 +72,10 @@ async def drive(app: GatewayApp, body: bytes, n: int) -> float:
     async def send(m: Any) -> None:
         sent.append(m)
 
-    sc = scope(body)
+    sc = scope(bodies[0])
     t0 = time.perf_counter()
-    for _ in range(n):
+    for i in range(n):
+        msg = msgs[i % len(msgs)]
         await app(dict(sc), receive, send)
     dt = time.perf_counter() - t0
     status = sent[-2]["status"]
@@ -78,8 +84,14 @@ async def drive(app: GatewayApp, body: bytes, n: int) -> float:
     return dt / n * 1e6
 
 
+def unique_bodies(n: int, tag: str) -> list[bytes]:
+    """`n` bodies of BODY's shape and length, each with its own user text (so each is a cache miss)."""
+    return [BODY.replace(b"planning four", f"{tag}{i:07d}".encode()[:13].ljust(13, b"x")) for i in range(n)]
+
+
 async def main_async(n: int, repeats: int) -> None:
     app = GatewayApp(parse_config(CONFIG))
+    tune_gc()  # as the server does once it is up
     await app.startup()
     try:
         # seed the cache with an answer for BODY, the way a miss would have stored it
@@ -93,18 +105,40 @@ async def main_async(n: int, repeats: int) -> None:
             return Reply(200, [(b"content-type", b"application/json")], body=ANSWER)
 
         orig = app.pipeline._forward
+        best: dict[str, float] = {}
 
-        async def fake_forward(req: Any, resolved: Any, body: Any) -> Reply:
-            return Reply(200, [(b"content-type", b"application/json")], body=ANSWER)
+        async def fake_forward(req: Any, resolved: Any, body: Any, ask: bool = False) -> Reply:
+            # what the router does with a JSON answer in both modes: parse it once, read its usage
+            reply = Reply(200, [(b"content-type", b"application/json")], body=ANSWER)
+            reply.json = orjson.loads(ANSWER)
+            reply.usage = read_usage("chat.completions", reply.json)
+            return reply
 
         app.pipeline._forward = fake_forward  # type: ignore[method-assign]
         await drive(app, BODY, 1)  # the miss that stores
         await flow.drain()
+        # miss: every request a new body (stored, then never asked again); cache-off: the same requests
+        # to a gateway whose cache is off, the pass-through a miss must stay close to.
+        off = GatewayApp(parse_config(CONFIG.replace("cache: {enabled: true}", "cache: {enabled: false}")))
+        await off.startup()
+        off.pipeline._forward = fake_forward  # type: ignore[method-assign]
+        try:
+            for rep in range(repeats):
+                results: dict[str, float] = {}
+                results["miss"] = await drive(app, unique_bodies(n, f"m{rep}"), n)
+                await flow.drain()
+                results["cache-off"] = await drive(off, unique_bodies(n, f"o{rep}"), n)
+                for name, v in results.items():
+                    best[name] = min(best.get(name, 1e9), v)
+        finally:
+            await off.shutdown()
         app.pipeline._forward = orig  # type: ignore[method-assign]
         unknown = BODY.replace(b'"gpt-sim"', b'"nope"')
         for name, body in (("hit", BODY), ("reject", unknown)):
-            best = min([await drive(app, body, n) for _ in range(repeats)])
-            print(f"{name:7} {best:7.2f} us/request (min of {repeats} x {n})")
+            best[name] = min([await drive(app, body, n) for _ in range(repeats)])
+        for name, v in best.items():
+            print(f"{name:9} {v:7.2f} us/request (min of {repeats} x {n})")
+        print(f"miss - cache-off: {best['miss'] - best['cache-off']:.2f} us/request")
     finally:
         await app.shutdown()
 

@@ -1,4 +1,4 @@
-"""The `warmgate` command: serve, check-config, sim, demo."""
+"""The `warmgate` command: serve, check-config, sim, demo, cache-config, config."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the simulator and the gateway and send a short workload through")
     demo.add_argument("--requests", type=int, default=24, help="how many requests the workload sends")
+
+    stats = sub.add_parser("stats", help="print a running gateway's hit rates, savings and health")
+    stats.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
+    stats.add_argument("--admin-key", help="the gateway's admin_key (needed when one is configured)")
+    stats.add_argument("--json", action="store_true", help="print the raw JSON summary")
+    from warmgate.manage.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -43,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         from warmgate.demo import run_demo
 
         return run_demo(requests=args.requests)
+    if args.command == "stats":
+        from warmgate.observe.client import run_stats
+
+        return run_stats(args.url, args.admin_key, args.json)
+    if args.command in ("cache-config", "config"):
+        from warmgate.manage.cli import run
+
+        return run(args)
     return 2
 
 

@@ -33,6 +33,8 @@ from warmgate.vectors.config import VectorIndexConfig
 
 CONFIG_ENV_VAR = "WARMGATE_CONFIG"
 DEFAULT_TENANT = "default"
+DEFAULT_GATEWAY = "default"  # the gateway served at /v1/... (others at /g/<name>/v1/...)
+GATEWAY_NAME = r"^[a-z0-9][a-z0-9-]{0,49}$"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -100,6 +102,16 @@ class Provider(_Model):
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     retry_attempts: int = Field(default=2, ge=1, le=16, description="accounts tried per request at most")
     cooldowns: Cooldowns = Cooldowns()
+    stream_usage: bool = Field(
+        default=True,
+        description="ask for usage in streamed chat completions (stream_options.include_usage) and take the "
+        "usage chunk out for clients that did not ask; off for OpenAI-compatible servers that refuse the option",
+    )
+    cache_ttl: float = Field(
+        default=300, gt=0,
+        description="seconds the provider keeps an idle prompt-cache entry (OpenAI, Anthropic: 5 min); "
+        "affinity moves a conversation back to its first-choice account only once this has passed",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -215,6 +227,38 @@ class SemanticConfig(_Model):
     index: VectorIndexConfig = VectorIndexConfig()
     models: dict[str, SemanticSettings] = Field(default_factory=dict)
 
+class GatewayConfig(_Model):
+    """A named group of models with its own cache settings, served at `/g/<name>/v1/...`.
+
+    `models` names entries of the top-level `models:` (None = all of them); `cache` overrides the
+    global `cache:` defaults for this gateway (a caching configuration assigned to a model of the
+    gateway overrides these in turn; see `cache.policy`)."""
+
+    models: tuple[str, ...] | None = None
+    cache: CacheSettings = CacheSettings()
+
+
+class ManagementStoreSqlite(_Model):
+    path: str = Field(default="warmgate-admin.sqlite3", description="unless set, beside the configuration file")
+
+
+class ManagementStoreRedis(_Model):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "wg:admin:"
+
+
+class ManagementConfig(_Model):
+    """Where caching configurations, run-time gateways and their assignments are kept.
+
+    `sqlite` (default) survives restarts and is shared by the workers of one machine; `redis` is
+    shared by every gateway instance that points at it. Each instance re-reads the store within
+    `poll_interval` seconds of a change made elsewhere (its own changes apply at once)."""
+
+    store: Literal["sqlite", "redis"] = "sqlite"
+    sqlite: ManagementStoreSqlite = ManagementStoreSqlite()
+    redis: ManagementStoreRedis = ManagementStoreRedis()
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+
 
 class RoutingConfig(_Model):
     """How a request picks an account of its provider's pool."""
@@ -227,10 +271,42 @@ class RoutingConfig(_Model):
     stored_response_ttl: float = Field(
         default=30 * 86400, gt=0, description="seconds previous_response_id routes to the account that stored it"
     )
-    load_bound: float = Field(default=1.25, ge=1.0, description="no account above this times the mean in-flight load")
+    load_bound: float = Field(
+        default=1.1, ge=1.0,
+        description="a conversation is placed on no account whose load (requests in flight + warm conversations) "
+        "is above this times the mean; warm conversations then stay, so whole-run load ends somewhat above it",
+    )
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout: float = Field(
+        default=0.05, gt=0, description="seconds a Redis binding call may take before it reads as 'no binding'"
+    )
+
+
+class PriceConfig(_Model):
+    """US dollars per million tokens (see `accounting/prices.yaml` for the defaults)."""
+
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0, description="default: input")
+    cache_write: float | None = Field(default=None, ge=0, description="5-minute cache write; default: input")
+    cache_write_1h: float | None = Field(default=None, ge=0, description="1-hour cache write; default: cache_write")
+    output: float = Field(default=0.0, ge=0)
+
+
+class AccessLogConfig(_Model):
+    """One JSON line per request (see docs/observability.md)."""
+
+    enabled: bool = False
+    path: str = Field(default="-", description="a file to append to; - = standard error")
+    debug_bodies: bool = Field(default=False, description="also log request bodies (prompts!): debugging only")
+
+
+class ObservabilityConfig(_Model):
+    access_log: AccessLogConfig = AccessLogConfig()
+    interval: float = Field(default=10.0, ge=0.1, le=3600, description="seconds per dashboard time-series point")
+    points: int = Field(default=360, ge=2, le=100_000, description="time-series points kept")
+    label_limit: int = Field(default=200, ge=1, description="distinct values per metric label before 'other'")
 
 
 class Config(_Model):
@@ -245,6 +321,11 @@ class Config(_Model):
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
     semantic: SemanticConfig = SemanticConfig()
+
+    prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
+    observability: ObservabilityConfig = ObservabilityConfig()
+    gateways: dict[str, GatewayConfig] = Field(default_factory=dict)
+    management: ManagementConfig = ManagementConfig()
 
     @field_validator("models", mode="before")
     @classmethod
@@ -268,6 +349,22 @@ class Config(_Model):
             keys = [k.key.get_secret_value() for k in self.keys]
             if len(set(keys)) != len(keys):
                 raise ValueError("keys: the same gateway key is listed twice")
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_models(self) -> Config:
+        for name, gw in self.gateways.items():
+            if not re.match(GATEWAY_NAME, name):
+                raise ValueError(f"gateways.{name}: a gateway name is lowercase letters, digits and '-' (up to 50)")
+            if gw.cache.ttl is not None and gw.cache.ttl > self.cache.max_ttl:
+                raise ValueError(f"gateways.{name}.cache.ttl is above cache.max_ttl")
+            if gw.models is None:
+                continue
+            if name == DEFAULT_GATEWAY:
+                raise ValueError("gateways.default serves every model: it takes no `models` list")
+            for model in gw.models:
+                if model not in self.models:
+                    raise ValueError(f"gateways.{name}.models: {model!r} is not under `models:`")
         return self
 
     def provider(self, name: str) -> Provider:
@@ -390,7 +487,18 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(str(p), [Problem("(file)", e.strerror or str(e))]) from e
-    return parse_config(text, str(p), env)
+    return _beside(parse_config(text, str(p), env), p)
+
+
+def _beside(config: Config, path: Path) -> Config:
+    """The default management SQLite file lives beside the configuration file (not in the
+    working directory), so gateways started from one directory with different files stay apart."""
+    sqlite = config.management.sqlite
+    if "path" in sqlite.model_fields_set:
+        return config
+    placed = sqlite.model_copy(update={"path": str(path.parent / sqlite.path)})
+    management = config.management.model_copy(update={"sqlite": placed})
+    return config.model_copy(update={"management": management})
 
 
 def config_path_from_env() -> str:

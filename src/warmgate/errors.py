@@ -6,8 +6,10 @@
     ├── Forbidden                     403  a route the key may not use (or that is switched off)
     ├── NotFound                      404  unknown model or route
     ├── MethodNotAllowed              405
+    ├── Conflict                      409  a management change that clashes with the state
     ├── RequestTimeout                408  the client was too slow to send its request
     ├── PayloadTooLarge               413  body or headers over the configured limits
+    ├── Unprocessable                 422  a well-formed management body that breaks a rule
     ├── UpstreamUnavailable           502  no account of the pool could be reached
     ├── ShuttingDown                  503  cut off by the end of the shutdown grace period
     └── UpstreamTimeout               504  the provider did not answer in time
@@ -69,6 +71,20 @@ class MethodNotAllowed(GatewayError):
     status = 405
     openai_type = "invalid_request_error"
     anthropic_type = "invalid_request_error"
+
+
+class Conflict(GatewayError):
+    status = 409
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    code = "conflict"
+
+
+class Unprocessable(GatewayError):
+    status = 422
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    code = "invalid_value"
 
 
 class PayloadTooLarge(GatewayError):

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from warmgate.config import DEFAULT_GATEWAY
 from warmgate.dialects import Endpoint, Facts
 
 
@@ -22,7 +23,7 @@ class Request:
     """A request the edge has authenticated, read and parsed."""
 
     method: str
-    path: str  # starts with /v1/
+    path: str  # starts with /v1/ (for /g/<gateway>/v1/... the gateway prefix is removed)
     query: bytes
     headers: list[tuple[bytes, bytes]]
     body: bytes
@@ -32,6 +33,8 @@ class Request:
     tenant: str
     request_id: str
     cache_prep: Any = None  # the cache layer's work on this request (`cache.flow.Prepared`), done once
+    started: float = 0.0  # time.perf_counter() when the edge had the whole request (gateway latency)
+    gateway: str = DEFAULT_GATEWAY  # the gateway whose route it came in on
 
 
 @dataclass(slots=True)
@@ -46,3 +49,10 @@ class Reply:
     retry_after: float | None = None  # a 429's retry-after, in seconds
     json: Any = None  # the body parsed once (by the router), for whoever needs it next
     usage: Any = None  # its `dialects.usage.Usage`, when the router read it
+    # What observability reads once the reply is out (see `observe/`):
+    cache: str | None = None  # hit | stale | miss | bypass; None when the cache did not apply
+    hit_kind: str | None = None  # on a hit: exact | coalesced (a later feature adds semantic)
+    saved: Any = None  # on a hit: the `cache.entry.CachedAnswer` served (its original usage and latency)
+    model: str | None = None  # the model the provider bills (the resolved upstream name)
+    upstream_s: float | None = None  # seconds to the provider's response head (the attempt that answered)
+    affinity: str | None = None  # the kind of affinity key that chose the account (never its value)

@@ -9,7 +9,7 @@ once it resolved to a configured model.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 
 def _escape(value: str) -> str:
@@ -122,8 +122,39 @@ class Metrics:
                                               ("provider", "account", "model"))
         self.upstream_latency = Histogram("warmgate_upstream_seconds", "Time to the provider's response head.",
                                           ("provider", "account"))
+        # Per-request accounting (observe/recorder.py); label values are bounded there. See docs/metrics.md.
+        tgm = ("tenant", "gateway", "model")
+        self.requests = Counter("warmgate_requests_total",
+                                "Requests answered, by cache result (hit, stale, miss, bypass, none).", (*tgm, "cache"))
+        self.hits = Counter("warmgate_cache_hits_total", "Cache hits by kind (exact, coalesced, semantic).",
+                            (*tgm, "kind"))
+        self.tokens_saved = Counter("warmgate_tokens_saved_total",
+                                    "Provider tokens not spent thanks to gateway cache hits, by type (prompt, completion).",
+                                    (*tgm, "type"))
+        self.cost = Counter("warmgate_cost_usd_total", "Dollars billed by providers (list prices).",
+                            (*tgm, "account"))
+        self.cost_saved = Counter("warmgate_cost_saved_usd_total",
+                                  "Dollars saved, by source: cache (gateway hits), prompt_cache (provider cache reads).",
+                                  (*tgm, "source"))
+        self.latency_saved = Counter("warmgate_latency_saved_seconds_total",
+                                     "Seconds clients did not wait: the original upstream latency minus the hit's.", tgm)
+        self.request_latency = Histogram("warmgate_request_seconds",
+                                         "Gateway latency, from the whole request read to the response sent.",
+                                         ("gateway", "cache"))
+        self.provider_cache_write_tokens = Counter("warmgate_provider_cache_write_tokens_total",
+                                                   "Prompt tokens written to the provider's prompt cache (Anthropic).",
+                                                   ("provider", "account", "model"))
+        self.errors = Counter("warmgate_gateway_errors_total", "Requests the gateway answered with its own error.",
+                              ("gateway", "status"))
+        self.account_healthy = Gauge("warmgate_account_healthy", "1 while the account is not cooling down.",
+                                     ("provider", "account"))
+        self.account_in_flight = Gauge("warmgate_account_in_flight", "Calls in flight on the account.",
+                                       ("provider", "account"))
+        self.collectors: list[Callable[[], None]] = []  # refresh gauges just before a scrape
 
     def render(self) -> bytes:
+        for collect in self.collectors:
+            collect()
         lines: list[str] = []
         for metric in vars(self).values():
             if isinstance(metric, Counter | Histogram):

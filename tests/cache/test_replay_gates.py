@@ -108,29 +108,46 @@ def test_an_error_event_anywhere_is_refused(sim: SimHandle, endpoint: str) -> No
         assert finish(endpoint, encode(spoiled)) is None, at
 
 
-def test_responses_failed_and_incomplete_are_refused(sim: SimHandle) -> None:
+def test_responses_failed_and_filtered_are_refused(sim: SimHandle) -> None:
     _, data = call(sim, RESPONSES, stream=True)
     events = parse(data)
     failed = orjson.loads(events[-1].data)
     failed.update(type="response.failed")
     failed["response"].update(status="failed", error={"code": "server_error", "message": "x"})
     assert finish(RESPONSES, encode([*events[:-1], Event("response.failed", orjson.dumps(failed))])) is None
-    status, data = call(sim, RESPONSES, stream=True, max_output_tokens=3)  # the sim cuts: incomplete
-    assert status == 200 and b"response.incomplete" in data
-    assert finish(RESPONSES, data) is None
-    _, plain = call(sim, RESPONSES, stream=False, max_output_tokens=3)
-    assert not is_storable(RESPONSES, 200, orjson.loads(plain))
+    filtered = orjson.loads(events[-1].data)
+    filtered.update(type="response.incomplete")
+    filtered["response"].update(status="incomplete", incomplete_details={"reason": "content_filter"})
+    assert finish(RESPONSES, encode([*events[:-1], Event("response.incomplete", orjson.dumps(filtered))])) is None
+    assert not is_storable(RESPONSES, 200, filtered["response"])
 
 
-@pytest.mark.parametrize(("endpoint", "limit"), [(CHAT, {"max_tokens": 3}), (MESSAGES, {"max_tokens": 3})])
+@pytest.mark.parametrize(
+    ("endpoint", "limit"),
+    [(CHAT, {"max_tokens": 3}), (MESSAGES, {"max_tokens": 3}), (RESPONSES, {"max_output_tokens": 3})],
+)
 def test_a_max_tokens_cut_is_stored(sim: SimHandle, endpoint: str, limit: dict[str, int]) -> None:
     _, data = call(sim, endpoint, stream=True, **limit)
     recorded = finish(endpoint, data)
     assert recorded is not None
-    stop = recorded.body["choices"][0]["finish_reason"] if endpoint == CHAT else recorded.body["stop_reason"]
-    assert stop in ("length", "max_tokens")
+    if endpoint == CHAT:
+        assert recorded.body["choices"][0]["finish_reason"] == "length"
+    elif endpoint == MESSAGES:
+        assert recorded.body["stop_reason"] == "max_tokens"
+    else:
+        assert recorded.body["status"] == "incomplete"
+        assert recorded.body["incomplete_details"] == {"reason": "max_output_tokens"}
     _, plain = call(sim, endpoint, stream=False, **limit)
     assert is_storable(endpoint, 200, orjson.loads(plain))
+
+
+def test_an_incomplete_response_replays_as_incomplete(sim: SimHandle) -> None:
+    _, plain = call(sim, RESPONSES, stream=False, max_output_tokens=3)
+    body = orjson.loads(plain)
+    events = parse(b"".join(replay_stream(RESPONSES, body)))
+    assert events[-1].event == "response.incomplete"
+    assert orjson.loads(events[-1].data)["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert assemble(RESPONSES, events) == body
 
 
 def _emptied(endpoint: str, body: dict[str, Any]) -> dict[str, Any]:

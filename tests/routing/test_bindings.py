@@ -14,7 +14,7 @@ import redis.asyncio as redis
 
 from tests.redis_server import RedisServer
 from warmgate.config import RoutingConfig
-from warmgate.routing.bindings import Bindings, MemoryBindings, open_bindings
+from warmgate.routing.bindings import Bindings, Bound, MemoryBindings, open_bindings
 from warmgate.routing.bindings_redis import RedisBindings
 
 
@@ -24,6 +24,10 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def acct(bound: Bound | None) -> str | None:
+    return bound.account if bound is not None else None
 
 
 @dataclass
@@ -52,14 +56,14 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
 # -- The contract ---------------------------------------------------------------------------------
 
 async def test_unbound_key(subject: Subject) -> None:
-    assert await subject.bindings.get("k") is None
+    assert acct(await subject.bindings.get("k")) is None
 
 
 async def test_set_then_get(subject: Subject) -> None:
     b = subject.bindings
     assert await b.set("k", "acct-1", 10 * subject.unit) == "acct-1"
-    assert await b.get("k") == "acct-1"
-    assert await b.get("other") is None
+    assert acct(await b.get("k")) == "acct-1"
+    assert acct(await b.get("other")) is None
 
 
 async def test_first_writer_wins_and_same_account_is_idempotent(subject: Subject) -> None:
@@ -67,13 +71,13 @@ async def test_first_writer_wins_and_same_account_is_idempotent(subject: Subject
     assert await b.set("k", "acct-1", 10 * subject.unit) == "acct-1"
     assert await b.set("k", "acct-2", 10 * subject.unit) == "acct-1"
     assert await b.set("k", "acct-1", 10 * subject.unit) == "acct-1"
-    assert await b.get("k") == "acct-1"
+    assert acct(await b.get("k")) == "acct-1"
 
 
 async def test_concurrent_sets_agree(subject: Subject) -> None:
     b = subject.bindings
     results = await asyncio.gather(*(b.set("k", f"acct-{i % 3}", 10 * subject.unit) for i in range(12)))
-    bound = await b.get("k")
+    bound = acct(await b.get("k"))
     assert bound is not None and set(results) == {bound}
 
 
@@ -81,7 +85,7 @@ async def test_binding_expires(subject: Subject) -> None:
     b = subject.bindings
     await b.set("k", "acct-1", subject.unit)
     await subject.advance(subject.unit * 1.5)
-    assert await b.get("k") is None
+    assert acct(await b.get("k")) is None
     assert await b.set("k", "acct-2", subject.unit) == "acct-2"  # an expired binding does not block
 
 
@@ -90,9 +94,9 @@ async def test_use_refreshes_the_ttl(subject: Subject) -> None:
     await b.set("k", "acct-1", 2 * unit)
     for _ in range(3):
         await subject.advance(unit)
-        assert await b.get("k") == "acct-1"  # 3 units after the write: alive because it was used
+        assert acct(await b.get("k")) == "acct-1"  # 3 units after the write: alive because it was used
     await subject.advance(3 * unit)
-    assert await b.get("k") is None
+    assert acct(await b.get("k")) is None
 
 
 async def test_set_same_account_refreshes_the_ttl(subject: Subject) -> None:
@@ -101,7 +105,7 @@ async def test_set_same_account_refreshes_the_ttl(subject: Subject) -> None:
     await subject.advance(unit)
     await b.set("k", "acct-1", 2 * unit)
     await subject.advance(1.5 * unit)
-    assert await b.get("k") == "acct-1"
+    assert acct(await b.get("k")) == "acct-1"
 
 
 async def test_each_binding_keeps_its_own_ttl(subject: Subject) -> None:
@@ -112,25 +116,39 @@ async def test_each_binding_keeps_its_own_ttl(subject: Subject) -> None:
     await b.get("long")
     await b.get("short")  # refreshed by its own TTL (1 unit), not the long one
     await subject.advance(1.5 * unit)
-    assert await b.get("short") is None
-    assert await b.get("long") == "acct-1"
+    assert acct(await b.get("short")) is None
+    assert acct(await b.get("long")) == "acct-1"
+
+
+async def test_get_reports_how_long_the_binding_was_idle(subject: Subject) -> None:
+    b, unit = subject.bindings, subject.unit
+    await b.set("k", "acct-1", 100 * unit)
+    await subject.advance(2 * unit)
+    first = await b.get("k")
+    assert first is not None and 2 * unit <= first.idle < 4 * unit  # since the write
+    second = await b.get("k")
+    assert second is not None and second.idle < unit  # a read is a use
+    await subject.advance(unit)
+    await b.move("k", "acct-1", "acct-2", 100 * unit)
+    moved = await b.get("k")
+    assert moved == ("acct-2", moved.idle) and moved.idle < unit  # so is a move
 
 
 async def test_move_is_a_compare_and_set(subject: Subject) -> None:
     b, ttl = subject.bindings, 10 * subject.unit
     await b.set("k", "acct-1", ttl)
     assert await b.move("k", "acct-1", "acct-2", ttl) == "acct-2"
-    assert await b.get("k") == "acct-2"
+    assert acct(await b.get("k")) == "acct-2"
     # Another instance failing over from acct-1 too, to acct-3, does not undo the first move.
     assert await b.move("k", "acct-1", "acct-3", ttl) == "acct-2"
-    assert await b.get("k") == "acct-2"
+    assert acct(await b.get("k")) == "acct-2"
     assert await b.move("k", "acct-2", "acct-2", ttl) == "acct-2"
 
 
 async def test_move_of_an_unbound_key_binds_it(subject: Subject) -> None:
     b = subject.bindings
     assert await b.move("k", "acct-1", "acct-2", 10 * subject.unit) == "acct-2"
-    assert await b.get("k") == "acct-2"
+    assert acct(await b.get("k")) == "acct-2"
 
 
 async def test_move_sets_the_new_ttl(subject: Subject) -> None:
@@ -138,7 +156,7 @@ async def test_move_sets_the_new_ttl(subject: Subject) -> None:
     await b.set("k", "acct-1", 100 * unit)
     await b.move("k", "acct-1", "acct-2", unit)
     await subject.advance(1.5 * unit)
-    assert await b.get("k") is None
+    assert acct(await b.get("k")) is None
 
 
 # -- Memory only ----------------------------------------------------------------------------------
@@ -150,8 +168,8 @@ async def test_memory_drops_the_least_recently_used() -> None:
     await b.get("a")
     await b.set("c", "x", 60)
     assert len(b) == 2
-    assert await b.get("b") is None
-    assert await b.get("a") == await b.get("c") == "x"
+    assert acct(await b.get("b")) is None
+    assert acct(await b.get("a")) == acct(await b.get("c")) == "x"
 
 
 def test_memory_rejects_a_zero_bound() -> None:
@@ -162,7 +180,7 @@ def test_memory_rejects_a_zero_bound() -> None:
 async def test_factory_picks_the_configured_store(redis_server: RedisServer) -> None:
     memory = open_bindings(RoutingConfig())
     assert isinstance(memory, MemoryBindings)
-    shared = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url))
+    shared = open_bindings(RoutingConfig(bindings="redis", redis_url=redis_server.url, redis_timeout=1))
     assert isinstance(shared, RedisBindings)
     await shared.set(f"factory-{uuid.uuid4().hex}", "a", 5)
     await memory.close()
@@ -173,15 +191,15 @@ async def test_factory_picks_the_configured_store(redis_server: RedisServer) -> 
 
 async def test_two_instances_share_bindings(redis_server: RedisServer) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
-    one, two = RedisBindings(redis_server.url, prefix), RedisBindings(redis_server.url, prefix)
+    one, two = RedisBindings(redis_server.url, prefix, timeout=1), RedisBindings(redis_server.url, prefix, timeout=1)
     try:
         results = await asyncio.gather(one.set("conv", "acct-1", 30), two.set("conv", "acct-2", 30))
         assert results[0] == results[1]
-        assert await one.get("conv") == await two.get("conv") == results[0]
+        assert acct(await one.get("conv")) == acct(await two.get("conv")) == results[0]
         assert await two.move("conv", results[0], "acct-3", 30) == "acct-3"
-        assert await one.get("conv") == "acct-3"
-        other = RedisBindings(redis_server.url, f"test:{uuid.uuid4().hex}:")
-        assert await other.get("conv") is None  # prefixes separate deployments
+        assert acct(await one.get("conv")) == "acct-3"
+        other = RedisBindings(redis_server.url, f"test:{uuid.uuid4().hex}:", timeout=1)
+        assert acct(await other.get("conv")) is None  # prefixes separate deployments
         await other.close()
     finally:
         await one.close()
@@ -201,11 +219,11 @@ async def test_dead_redis_reads_as_no_binding_then_recovers(redis_server: RedisS
     b = RedisBindings(redis_server.url, f"test:{uuid.uuid4().hex}:", breaker_failures=3, breaker_reset=0.2)
     try:
         await b.set("k", "acct-1", 60)
-        assert await b.get("k") == "acct-1"
+        assert acct(await b.get("k")) == "acct-1"
         redis_server.kill()
         for _ in range(6):  # fails fast before the circuit opens, and at once after
             started = time.monotonic()
-            assert await b.get("k") is None
+            assert acct(await b.get("k")) is None
             assert await b.set("k2", "acct-1", 60) is None
             assert await b.move("k", "acct-1", "acct-2", 60) is None
             assert time.monotonic() - started < 0.2
@@ -218,7 +236,7 @@ async def test_dead_redis_reads_as_no_binding_then_recovers(redis_server: RedisS
             return bool(await b.set("k3", "acct-2", 60) == "acct-2")
 
         assert await _until(works, 3.0)
-        assert await b.get("k3") == "acct-2"
+        assert acct(await b.get("k3")) == "acct-2"
         assert not b.circuit_open
     finally:
         await b.close()
@@ -231,12 +249,12 @@ async def test_slow_redis_times_out_as_no_binding(redis_server: RedisServer) -> 
         await b.set("k", "acct-1", 60)
         await admin.client_pause(400, all=True)
         started = time.monotonic()
-        assert await b.get("k") is None
+        assert acct(await b.get("k")) is None
         assert time.monotonic() - started < 0.2
         await asyncio.sleep(0.45)
 
         async def works() -> bool:
-            return bool(await b.get("k") == "acct-1")
+            return bool(acct(await b.get("k")) == "acct-1")
 
         assert await _until(works, 2.0)
     finally:

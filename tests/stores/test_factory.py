@@ -34,7 +34,7 @@ async def test_sqlite_comes_guarded(tmp_path: Path) -> None:
     )
     store = open_store(cfg, time.monotonic)
     assert isinstance(store, GuardedStore) and isinstance(store.inner, SqliteStore)
-    assert (store.timeout, store.failures, store.reset) == (0.5, 2, 5.0)
+    assert (store.timeout, store.breaker.failures, store.breaker.reset) == (0.5, 2, 5.0)
     assert await store.add("k", entry(), 1, NOW) == 0
     await store.close()
 

@@ -1,7 +1,9 @@
 """A cached answer and its byte encoding in a store. Pure.
 
 Layout: a fixed header (magic, version, status, upstream latency, tokens, lengths) followed by the
-body and the recorded SSE bytes. The body is the one served on a hit, already marked as a cache
+body and the recorded SSE bytes; version 2 adds the original's usage (prompt, cached, cache write,
+cache write 1h, completion) after the header, for the cost a hit saves. Version 1 entries still
+decode (their usage is all prompt tokens: `tokens`). The body is the one served on a hit, already marked as a cache
 hit at store time, so a hit costs no JSON work.
 """
 
@@ -10,8 +12,12 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from warmgate.dialects.usage import Usage
+
 _HEADER = struct.Struct("<4sHdIIi")  # magic+version, status, upstream_ms, tokens, body len, events len (-1 = none)
-_MAGIC = b"WGC1"
+_USAGE = struct.Struct("<IIIII")  # prompt, cached, cache_write, cache_write_1h, completion
+_MAGIC_V1 = b"WGC1"
+_MAGIC = b"WGC2"
 
 
 class CorruptEntry(ValueError):
@@ -26,24 +32,35 @@ class CachedAnswer(NamedTuple):
     events: bytes | None  # the recorded SSE stream, when the answer was streamed
     upstream_ms: float  # how long the provider took for the original
     tokens: int  # prompt + completion tokens of the original (tokens saved per hit)
+    usage: Usage = Usage()  # the original's usage (the cost a hit saves)
 
 
 def encode(answer: CachedAnswer) -> bytes:
     events = answer.events
     head = _HEADER.pack(_MAGIC, answer.status, answer.upstream_ms, answer.tokens, len(answer.body),
                         -1 if events is None else len(events))
-    return head + answer.body + (events or b"")
+    u = answer.usage
+    usage = _USAGE.pack(u.prompt, u.cached, u.cache_write, u.cache_write_1h, u.completion)
+    return head + usage + answer.body + (events or b"")
 
 
 def decode(data: bytes) -> CachedAnswer:
     if len(data) < _HEADER.size:
         raise CorruptEntry("too short")
     magic, status, upstream_ms, tokens, body_len, events_len = _HEADER.unpack_from(data)
-    if magic != _MAGIC:
-        raise CorruptEntry("unknown entry format")
     start = _HEADER.size
+    if magic == _MAGIC:
+        if len(data) < start + _USAGE.size:
+            raise CorruptEntry("too short")
+        prompt, cached, write, write_1h, completion = _USAGE.unpack_from(data, start)
+        usage = Usage(prompt, cached, write, completion, write_1h)
+        start += _USAGE.size
+    elif magic == _MAGIC_V1:
+        usage = Usage(tokens)
+    else:
+        raise CorruptEntry("unknown entry format")
     body = data[start : start + body_len]
     events = None if events_len < 0 else data[start + body_len : start + body_len + events_len]
     if len(body) != body_len or (events is not None and len(events) != events_len):
         raise CorruptEntry("truncated")
-    return CachedAnswer(status, body, events, upstream_ms, tokens)
+    return CachedAnswer(status, body, events, upstream_ms, tokens, usage)

@@ -18,12 +18,14 @@ import orjson
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import cache_key
+from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
 from warmgate.cache.semantic import Plan, SemanticCache
+from warmgate.cache.semantic_policy import semantic_only
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
-from warmgate.controls import NO_DIRECTIVE, parse_controls
+from warmgate.controls import NO_DIRECTIVE, CacheDirective, parse_controls
 from warmgate.dialects.usage import Usage, read_usage
 from warmgate.exchange import BodyStream, Reply, Request
 from warmgate.metrics import Metrics
@@ -56,13 +58,14 @@ class Prepared:
     """What the cache made of one request: the body to forward, the policy, the key (None when
     caching is off for it), and whether a lookup without I/O already found nothing."""
 
-    __slots__ = ("body", "key", "missed", "policy")
+    __slots__ = ("body", "directive", "key", "missed", "policy")
 
-    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None):
+    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None, directive: CacheDirective = NO_DIRECTIVE):
         self.body = body
         self.policy = policy
         self.key = key
         self.missed = False
+        self.directive = directive  # the request's controls (the semantic cache reads them again)
 
 
 class CacheFlow:
@@ -72,9 +75,16 @@ class CacheFlow:
         self.metrics = metrics
         self.semantic = semantic  # None: exact only (nothing semantic runs)
         self.flights = SingleFlight()
-        self._plain: dict[tuple[str, str], CachePolicy] = {}  # (model, tenant) -> policy without controls
+        self.layers = Layers(cfg)
+        self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def swap_layers(self, layers: Layers) -> None:
+        """Use `layers` from the next request on (a caching configuration or gateway changed);
+        the memoised plain policies were built from the old ones, so they go too."""
+        self.layers = layers
+        self._plain = {}
 
     def applies(self, req: Request) -> bool:
         return req.endpoint.cacheable and req.json is not None
@@ -88,19 +98,21 @@ class CacheFlow:
             directive, parsed = parse_controls(req.headers, req.json)
             body = parsed if parsed is not None else req.json
             if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
-                policy = self._plain.get((model, req.tenant))
+                memo = (req.gateway, model, req.tenant)
+                policy = self._plain.get(memo)
                 if policy is None:
-                    policy = effective(self.cfg, model, directive, req.tenant)
+                    layer = self.layers.layer(req.gateway, model)
+                    policy = effective(self.cfg, model, directive, req.tenant, layer)
                     if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
                         self._plain.clear()
-                    self._plain[(model, req.tenant)] = policy
+                    self._plain[memo] = policy
             else:
-                policy = effective(self.cfg, model, directive, req.tenant)
+                policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
             key = None
             if policy.enabled:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
-            prep = req.cache_prep = Prepared(body, policy, key)
+            prep = req.cache_prep = Prepared(body, policy, key, directive)
         return prep  # type: ignore[no-any-return]
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
@@ -136,14 +148,17 @@ class CacheFlow:
                 return self._hit(req, found, key, labels, policy)
         plan = None
         if self.semantic is not None:
+            layer = self.layers.layer(req.gateway, model)
             plan = self.semantic.plan(
                 endpoint=req.endpoint.name, model=model, resolved_model=resolved_model, body=body, policy=policy,
-                headers=req.headers, tenant=req.tenant,
+                headers=req.headers, tenant=req.tenant, layer=layer,
             )
+            if plan is not None and not layer.exact:  # a semantic-only caching configuration
+                policy = semantic_only(policy, prep.directive, layer)
             if plan is not None and policy.lookup:
                 hit = await self.semantic.lookup(plan, policy)
                 if hit is not None:
-                    return self._hit(req, hit.found, hit.key, labels, policy, hit.score)
+                    return self._hit(req, hit.found, hit.key, labels, policy, "semantic", hit.score)
         if not policy.store:
             return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
 
@@ -154,7 +169,7 @@ class CacheFlow:
                 answer = await wait(waiting, self.cfg.coalesce_timeout)
                 if answer is not None:
                     self.metrics.cache_coalesced.inc(labels)
-                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy)
+                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy, "coalesced")
                 leader = False  # the leader's answer was not storable or took too long: go ourselves
         started = time.perf_counter()
         try:
@@ -169,7 +184,7 @@ class CacheFlow:
     # -- replies ---------------------------------------------------------------------------------
 
     def _hit(
-        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy,
+        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact",
         similarity: float | None = None,
     ) -> Reply:
         answer = found.answer
@@ -191,10 +206,11 @@ class CacheFlow:
         headers.append((b"x-warmgate-cache-key", key.encode()))
         if policy.bucket_size > 1:
             headers.append((b"helicone-cache-bucket-idx", str(found.slot).encode()))
-        return Reply(answer.status, headers, body=payload)
+        return Reply(answer.status, headers, body=payload, cache=found.state, hit_kind=kind, saved=answer)
 
     def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
         self.metrics.cache.inc((*labels, result))
+        reply.cache = result
         reply.headers.extend(_STATUS_HEADERS[result])
         if key is not None:
             reply.headers.append((b"x-warmgate-cache-key", key.encode()))
@@ -258,7 +274,7 @@ class CacheFlow:
             marked = orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
         if usage is None:
             usage = read_usage(endpoint, body)
-        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total)
+        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total, usage)
 
     def _save(
         self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None,

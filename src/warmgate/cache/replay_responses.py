@@ -1,9 +1,12 @@
 """OpenAI Responses: take a stream's final response, judge it, synthesize the full event sequence.
 
-A clean stream ends in ``response.completed``; ``error``, ``response.failed`` and
-``response.incomplete`` make it unclean. The assembled body is the ``response`` object of
-``response.completed`` (its ``output`` filled from the ``response.output_item.done`` events when
-a provider leaves it empty). Only those events are parsed; others are recognized by their name.
+A clean stream ends in ``response.completed``, or in ``response.incomplete`` because the answer
+reached ``max_output_tokens`` (as deterministic an answer to the request as a complete one, since
+the limit is part of the cache key; chat's ``length`` and messages' ``max_tokens`` are stored
+alike). ``error``, ``response.failed`` and any other ``response.incomplete`` (content filter) make
+it unclean. The assembled body is the ``response`` object of that final event (its ``output``
+filled from the ``response.output_item.done`` events when a provider leaves it empty). Only those
+events are parsed; others are recognized by their name.
 """
 
 from __future__ import annotations
@@ -14,8 +17,18 @@ from typing import Any
 from warmgate.cache.replay_common import JSON, json_event, load_object, nonempty_str, split_text
 from warmgate.sse import Event
 
-_BAD = frozenset({"error", "response.failed", "response.incomplete"})
-_NEEDED = frozenset({"response.completed", "response.output_item.done"})
+_BAD = frozenset({"error", "response.failed"})
+_FINAL = frozenset({"response.completed", "response.incomplete"})
+_NEEDED = _FINAL | {"response.output_item.done"}
+
+
+def _finished(response: JSON) -> bool:
+    """Completed, or cut by the request's own output limit."""
+    status = response.get("status")
+    if status == "completed":
+        return True
+    details = response.get("incomplete_details")
+    return status == "incomplete" and isinstance(details, dict) and details.get("reason") == "max_output_tokens"
 
 
 def assemble(events: Sequence[Event]) -> JSON | None:
@@ -40,7 +53,7 @@ def assemble(events: Sequence[Event]) -> JSON | None:
         elif isinstance(doc.get("response"), dict):
             final = doc["response"]
             break
-    if final is None:
+    if final is None or not _finished(final):
         return None
     if not final.get("output") and items:
         final = {**final, "output": [item for _, item in sorted(items.items())]}
@@ -59,10 +72,11 @@ def _is_output(item: Any) -> bool:
 
 
 def storable(body: JSON) -> bool:
-    """Status ``completed``, no error, and output beyond reasoning (text or a tool call)."""
+    """Completed (or cut at ``max_output_tokens``), no error, and output beyond reasoning (text or
+    a tool call)."""
     output = body.get("output")
     return (
-        body.get("status") == "completed"
+        _finished(body)
         and body.get("error") is None
         and isinstance(output, list)
         and any(_is_output(item) for item in output)
@@ -131,7 +145,7 @@ def _added_form(item: JSON) -> JSON:
 
 def synthesize(body: JSON) -> list[Event]:
     """The event sequence the API sends for ``body``: created, in_progress, per output item added /
-    parts / deltas / done, completed; numbered by ``sequence_number``."""
+    parts / deltas / done, completed (or incomplete); numbered by ``sequence_number``."""
     emit = _Emitter()
     pending = {**body, "status": "in_progress", "output": [], "usage": None, "incomplete_details": None}
     emit("response.created", response=pending)
@@ -150,15 +164,17 @@ def synthesize(body: JSON) -> list[Event]:
                 emit("response.function_call_arguments.delta", **ids, delta=piece)
             emit("response.function_call_arguments.done", **ids, name=item.get("name"), arguments=args)
         emit("response.output_item.done", output_index=index, item=item)
-    emit("response.completed", response=body)
+    emit("response.incomplete" if body.get("status") == "incomplete" else "response.completed", response=body)
     return emit.events
 
 
 def mark(events: list[Event], marker: JSON) -> None:
-    """Put ``marker`` into the response of ``response.completed`` (what ``get_final_response`` returns)."""
+    """Put ``marker`` into the response of the final event (what ``get_final_response`` returns)."""
     for i in range(len(events) - 1, -1, -1):
         ev = events[i]
-        if ev.event == "response.completed" or (ev.event is None and b'"response.completed"' in ev.data):
+        if ev.event in _FINAL or (
+            ev.event is None and (b'"response.completed"' in ev.data or b'"response.incomplete"' in ev.data)
+        ):
             doc = load_object(ev.data)
             if doc is not None and isinstance(doc.get("response"), dict):
                 doc["response"] = {**doc["response"], "warmgate": marker}

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from warmgate.cache.policy import CachePolicy
+from warmgate.cache.policy import CachePolicy, Layer
 from warmgate.cache.semantic_guard import refusal
 from warmgate.cache.semantic_partition import has_tool_calls, is_deterministic, semantic_request
 from warmgate.cache.semantic_policy import semantic_threshold
@@ -90,13 +90,13 @@ class SemanticCache:
 
     def plan(
         self, *, endpoint: str, model: str, resolved_model: str, body: Mapping[str, Any], policy: CachePolicy,
-        headers: Sequence[tuple[bytes, bytes]], tenant: str,
+        headers: Sequence[tuple[bytes, bytes]], tenant: str, layer: Layer | None = None,
     ) -> Plan | None:
         """The semantic side of a request, or None when it is not looked up or stored by meaning.
         Raises BadRequest for a malformed threshold header."""
         if endpoint not in SEMANTIC_ENDPOINTS or not policy.enabled or policy.custom_key is not None:
             return None
-        threshold = semantic_threshold(self.cfg, model, headers)
+        threshold = semantic_threshold(self.cfg, model, headers, layer)
         if threshold is None:
             return None
         if self.cfg.nondeterministic == "skip" and not is_deterministic(endpoint, body):

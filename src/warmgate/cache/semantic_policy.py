@@ -5,9 +5,10 @@
    stricter: a value below the configured threshold is ignored (the configured one applies), a value
    that is not a number in [0, 1] is a 400. `1` means "identical meaning only", and the header value
    `off` turns semantic lookups off for the request (exact caching is unaffected);
-2. the model's override (`semantic.models[model]`);
-3. the global `semantic:` section.
-A caching configuration of the management API can become a further source between 1 and 2.
+2. the caching configuration assigned to the (gateway, model) through the management API, if any:
+   its `semantic_threshold` (None = that configuration has no semantic type: no semantic lookups);
+3. the model's override (`semantic.models[model]`);
+4. the global `semantic:` section.
 """
 
 from __future__ import annotations
@@ -15,25 +16,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from warmgate.cache.policy import CachePolicy, Layer
 from warmgate.config import SemanticConfig
+from warmgate.controls import CacheDirective
 from warmgate.errors import BadRequest
 
 THRESHOLD_HEADER: Final = b"x-warmgate-semantic-threshold"
 
 
-def semantic_enabled(cfg: SemanticConfig) -> bool:
-    """Whether any model may be looked up by meaning (the gateway then opens an embedder and an index)."""
-    return cfg.mode != "exact" or any(m.mode not in (None, "exact") for m in cfg.models.values())
+def semantic_enabled(cfg: SemanticConfig, declared: bool = False) -> bool:
+    """Whether any model may be looked up by meaning (the gateway then opens an embedder and an
+    index): a mode other than `exact`, or a `semantic:` section `declared` in the file at all (so that
+    caching configurations of the semantic type, assigned at run time, can take effect)."""
+    return declared or cfg.mode != "exact" or any(m.mode not in (None, "exact") for m in cfg.models.values())
 
 
-def semantic_threshold(cfg: SemanticConfig, model: str, headers: Sequence[tuple[bytes, bytes]]) -> float | None:
+def semantic_threshold(
+    cfg: SemanticConfig, model: str, headers: Sequence[tuple[bytes, bytes]], layer: Layer | None = None
+) -> float | None:
     """The similarity a candidate needs for this request, or None when it gets no semantic lookup.
     Raises BadRequest for a malformed `x-warmgate-semantic-threshold`."""
-    m = cfg.models.get(model)
-    mode = m.mode if m is not None and m.mode is not None else cfg.mode
-    if mode == "exact":
-        return None
-    threshold = m.threshold if m is not None and m.threshold is not None else cfg.threshold
+    if layer is not None and layer.configuration is not None:
+        if layer.semantic_threshold is None:
+            return None
+        threshold = layer.semantic_threshold
+    else:
+        m = cfg.models.get(model)
+        mode = m.mode if m is not None and m.mode is not None else cfg.mode
+        if mode == "exact":
+            return None
+        threshold = m.threshold if m is not None and m.threshold is not None else cfg.threshold
     for name, value in headers:
         if name != THRESHOLD_HEADER:
             continue
@@ -51,3 +63,13 @@ def semantic_threshold(cfg: SemanticConfig, model: str, headers: Sequence[tuple[
             )
         threshold = max(threshold, asked)
     return threshold
+
+
+def semantic_only(policy: CachePolicy, directive: CacheDirective, layer: Layer) -> CachePolicy:
+    """The policy of a request under a semantic-only caching configuration (no `exact` type): the
+    exact cache neither looks up nor stores for it, but the semantic cache does both, and needs the
+    answer stored under its exact key to serve it later. The request's no-cache / no-store still
+    apply, as far as the configuration honours them."""
+    lookup = policy.enabled and (directive.lookup is not False or not layer.honour_no_cache)
+    store = policy.enabled and (directive.store is not False or not layer.honour_no_store) and policy.ttl > 0
+    return policy._replace(lookup=lookup, store=store)

@@ -19,6 +19,7 @@ class Usage(NamedTuple):
     cached: int = 0  # prompt tokens read from the provider's prompt cache
     cache_write: int = 0  # prompt tokens written to it (Anthropic)
     completion: int = 0
+    cache_write_1h: int = 0  # of `cache_write`, those written with the 1-hour TTL (Anthropic `cache_creation`)
 
     @property
     def total(self) -> int:
@@ -37,7 +38,8 @@ def read_usage(endpoint: str, body: Any) -> Usage:
         return Usage()
     if endpoint == "messages":
         read, write = _int(usage, "cache_read_input_tokens"), _int(usage, "cache_creation_input_tokens")
-        return Usage(_int(usage, "input_tokens") + read + write, read, write, _int(usage, "output_tokens"))
+        long_write = min(write, _int(usage.get("cache_creation"), "ephemeral_1h_input_tokens"))
+        return Usage(_int(usage, "input_tokens") + read + write, read, write, _int(usage, "output_tokens"), long_write)
     if endpoint == "responses":
         return Usage(_int(usage, "input_tokens"), _int(usage.get("input_tokens_details"), "cached_tokens"), 0,
                      _int(usage, "output_tokens"))

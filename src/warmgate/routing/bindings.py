@@ -7,7 +7,9 @@ there, and only `open_bindings` imports that module).
 Contract, the same for every implementation:
 
 * A binding maps a key to an account name and lives `ttl` seconds from its last use: `get`
-  refreshes it by the TTL it was written with.
+  refreshes it by the TTL it was written with. `get` also tells how long the binding had been idle
+  (seconds since its previous `get`, `set` or `move`), so the router can see whether the bound
+  account's prompt cache for it can still be warm (the "return only if cheaper" rule in `router`).
 * Bindings are written only after a success (the caller guarantees it). `set` is idempotent and
   **first writer wins**: if the key is bound to another account already, the existing binding is
   kept and returned. Two instances that placed the first requests of one conversation on different
@@ -26,18 +28,27 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from warmgate.config import RoutingConfig
+
+if TYPE_CHECKING:
+    from warmgate.redis_link import RedisLinks
 
 Clock = Callable[[], float]
 
 DEFAULT_MAX_ENTRIES = 100_000
 
 
+class Bound(NamedTuple):
+    account: str
+    idle: float  # seconds since the binding was last used (read or written), before this read
+
+
 class Bindings(Protocol):
-    async def get(self, key: str) -> str | None:
-        """The bound account, refreshing the binding's TTL; None if unbound, expired or unknown."""
+    async def get(self, key: str) -> Bound | None:
+        """The bound account and how long the binding was idle, marking it used now (its TTL
+        starts again); None if unbound, expired or unknown."""
         ...
 
     async def set(self, key: str, account: str, ttl: float) -> str | None:
@@ -62,20 +73,21 @@ class MemoryBindings:
             raise ValueError("max_entries must be at least 1")
         self._max = max_entries
         self._clock = clock
-        # key -> (account, ttl, expires_at)
+        # key -> (account, ttl, last used); expires at last used + ttl
         self._entries: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: str) -> str | None:
-        entry = self._live(key)
+    async def get(self, key: str) -> Bound | None:
+        now = self._clock()
+        entry = self._live(key, now)
         if entry is None:
             return None
-        account, ttl, _ = entry
-        self._entries[key] = (account, ttl, self._clock() + ttl)
+        account, ttl, used = entry
+        self._entries[key] = (account, ttl, now)
         self._entries.move_to_end(key)
-        return account
+        return Bound(account, now - used)
 
     async def set(self, key: str, account: str, ttl: float) -> str | None:
         entry = self._live(key)
@@ -94,24 +106,27 @@ class MemoryBindings:
     async def close(self) -> None:
         self._entries.clear()
 
-    def _live(self, key: str) -> tuple[str, float, float] | None:
+    def _live(self, key: str, now: float | None = None) -> tuple[str, float, float] | None:
         entry = self._entries.get(key)
-        if entry is not None and entry[2] <= self._clock():
+        if entry is not None and entry[2] + entry[1] <= (self._clock() if now is None else now):
             del self._entries[key]
             return None
         return entry
 
     def _put(self, key: str, account: str, ttl: float) -> None:
-        self._entries[key] = (account, ttl, self._clock() + ttl)
+        self._entries[key] = (account, ttl, self._clock())
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
 
-def open_bindings(cfg: RoutingConfig, clock: Clock = time.monotonic) -> Bindings:
-    """The bindings store the configuration asks for (the only place that picks one)."""
+def open_bindings(cfg: RoutingConfig, clock: Clock = time.monotonic, links: RedisLinks | None = None) -> Bindings:
+    """The bindings store the configuration asks for (the only place that picks one). With `links`
+    (the app's), Redis bindings share the client and circuit breaker of their Redis URL with the
+    cache store."""
     if cfg.bindings == "redis":
         from warmgate.routing.bindings_redis import RedisBindings
 
-        return RedisBindings(cfg.redis_url, clock=clock)
+        link = links.get(cfg.redis_url) if links is not None else None
+        return RedisBindings(cfg.redis_url, timeout=cfg.redis_timeout, clock=clock, link=link)
     return MemoryBindings(clock=clock)

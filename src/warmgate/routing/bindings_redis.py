@@ -1,100 +1,109 @@
 """Bindings in Redis, shared by every gateway instance that points at the same server.
 
-Each binding is one string key `<prefix><key>` holding "<ttl in ms> <account>", with that TTL as
-the key's expiry. Every operation is one Lua script (one round trip, atomic): `get` reads and
-re-arms the expiry with the TTL stored in the value, `set` binds only if unbound or already bound
-to the same account (first writer wins), `move` is a compare-and-set.
+Each binding is one string key `<prefix><key>` holding "<ttl ms> <last used ms> <account>", with
+that TTL as the key's expiry; "last used" is Redis' own clock (`TIME`), so instances whose clocks
+differ still agree on how long a binding was idle. Every operation is one Lua script (one round
+trip, atomic): `get` reads, reports the idle time and marks the binding used (re-arming the expiry
+with the TTL stored in the value), `set` binds only if unbound or already bound to the same account
+(first writer wins), `move` is a compare-and-set.
 
-Redis must never slow or fail a request: each call is bounded by `timeout` (50 ms by default,
-connect included, no retries), and every Redis error or timeout reads as "no binding". After
-`breaker_failures` consecutive failures the circuit opens: calls return None at once for
-`breaker_reset` seconds, then a single call probes Redis again.
+Redis must never slow or fail a request: each call is bounded by `timeout` (50 ms by default, no
+retries beyond the client's one reconnect), and every Redis error or timeout reads as "no binding".
+The client and the circuit breaker come from `redis_link` (shared with the cache store when both use
+one Redis): while the circuit is open, calls return None at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from warmgate.routing.bindings import Clock
+from warmgate.redis_link import DEFAULT_FAILURES, DEFAULT_RESET, RedisLink
+from warmgate.routing.bindings import Bound, Clock
 
-log = logging.getLogger("warmgate.routing")
-
-# Values are "<ttl ms> <account>"; account names never contain a space (config pattern).
-_ACCOUNT = """
-local function account(v)
-  local sp = string.find(v, ' ', 1, true)
-  if sp then return string.sub(v, sp + 1) end
-  return v
+# Values are "<ttl ms> <last used ms> <account>"; account names never contain a space (config pattern).
+_PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function parse(v)
+  local a = string.find(v, ' ', 1, true)
+  local b = string.find(v, ' ', a + 1, true)
+  return tonumber(string.sub(v, 1, a - 1)), tonumber(string.sub(v, a + 1, b - 1)), string.sub(v, b + 1)
+end
+local function put(ttl, account)
+  redis.call('SET', KEYS[1], ttl .. ' ' .. string.format('%.0f', now) .. ' ' .. account, 'PX', ttl)
 end
 """
 
-_GET = """
+# -> "<idle ms> <account>" or nil
+_GET = _PRELUDE + """
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
-local sp = string.find(v, ' ', 1, true)
-if sp then redis.call('PEXPIRE', KEYS[1], tonumber(string.sub(v, 1, sp - 1))) end
-return v
+local ttl, used, account = parse(v)
+put(ttl, account)
+return string.format('%.0f', math.max(0, now - used)) .. ' ' .. account
 """
 
 # ARGV: account, ttl ms
-_SET = _ACCOUNT + """
+_SET = _PRELUDE + """
 local v = redis.call('GET', KEYS[1])
-if v and account(v) ~= ARGV[1] then return account(v) end
-redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[1], 'PX', ARGV[2])
+if v then
+  local _, _, account = parse(v)
+  if account ~= ARGV[1] then return account end
+end
+put(ARGV[2], ARGV[1])
 return ARGV[1]
 """
 
 # ARGV: from account, to account, ttl ms
-_MOVE = _ACCOUNT + """
+_MOVE = _PRELUDE + """
 local v = redis.call('GET', KEYS[1])
-if v and account(v) ~= ARGV[1] and account(v) ~= ARGV[2] then return account(v) end
-redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. ARGV[2], 'PX', ARGV[3])
+if v then
+  local _, _, account = parse(v)
+  if account ~= ARGV[1] and account ~= ARGV[2] then return account end
+end
+put(ARGV[3], ARGV[2])
 return ARGV[2]
 """
 
 
 class RedisBindings:
+    """`link` is the app's shared link to this Redis (client and breaker); without one the
+    bindings build their own (`breaker_failures`, `breaker_reset`) and close it with themselves."""
+
     def __init__(
         self,
         url: str,
         prefix: str = "wg:bind:",
         *,
         timeout: float = 0.05,
-        breaker_failures: int = 5,
-        breaker_reset: float = 5.0,
+        breaker_failures: int = DEFAULT_FAILURES,
+        breaker_reset: float = DEFAULT_RESET,
         clock: Clock = time.monotonic,
+        link: RedisLink | None = None,
     ):
         self._prefix = prefix
         self._timeout = timeout
-        self._breaker_failures = breaker_failures
-        self._breaker_reset = breaker_reset
-        self._clock = clock
-        self._failures = 0
-        self._open_until = 0.0
-        self._redis = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-        )
-        self._get = self._redis.register_script(_GET)
-        self._set = self._redis.register_script(_SET)
-        self._move = self._redis.register_script(_MOVE)
+        self._owns_link = link is None
+        self._link = link or RedisLink(url, failures=breaker_failures, reset=breaker_reset, clock=clock)
+        self._breaker = self._link.breaker
+        client = self._link.client
+        self._get = client.register_script(_GET)
+        self._set = client.register_script(_SET)
+        self._move = client.register_script(_MOVE)
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> Bound | None:
         value = await self._call(self._get, key, ())
         if value is None:
             return None
-        return value.partition(" ")[2] or value
+        idle, _, account = value.partition(" ")
+        try:
+            return Bound(account, int(idle) / 1000.0)
+        except ValueError:  # not a value this module wrote
+            return None
 
     async def set(self, key: str, account: str, ttl: float) -> str | None:
         return await self._call(self._set, key, (account, _ms(ttl)))
@@ -103,32 +112,27 @@ class RedisBindings:
         return await self._call(self._move, key, (from_account, to_account, _ms(ttl)))
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        if self._owns_link:
+            await self._link.close()
 
     @property
     def circuit_open(self) -> bool:
-        return self._clock() < self._open_until
+        return self._breaker.state != "closed"
 
     async def _call(self, script: AsyncScript, key: str, args: tuple[str | int, ...]) -> str | None:
         """Run one script; its string result, or None when Redis failed, timed out or is shunned."""
-        now = self._clock()
-        if now < self._open_until:
+        trial = self._breaker.acquire()
+        if trial is None:
             return None
-        if self._failures >= self._breaker_failures:
-            # Half-open: this call probes; the others keep skipping until it has answered.
-            self._open_until = now + self._breaker_reset
         try:
             async with asyncio.timeout(self._timeout):
                 result = await script(keys=[self._prefix + key], args=list(args))
-        except (RedisError, OSError, TimeoutError) as e:
-            self._failures += 1
-            if self._failures >= self._breaker_failures:
-                if self._open_until <= now:
-                    log.warning("bindings: redis failing (%s); not asking it for %.1f s", type(e).__name__, self._breaker_reset)
-                self._open_until = self._clock() + self._breaker_reset
+        except (RedisError, OSError, TimeoutError):
+            self._breaker.failed()
             return None
-        self._failures = 0
-        self._open_until = 0.0
+        finally:
+            self._breaker.release(trial)
+        self._breaker.succeeded()
         if result is None:
             return None
         return result.decode() if isinstance(result, bytes) else str(result)

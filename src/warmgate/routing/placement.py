@@ -5,8 +5,8 @@ instance computes the same order from the key and the account names alone, addin
 only the keys that now rank it first, and removing one moves only the keys it held. Weights make an
 account's share of keys proportional to its weight (score = -weight / ln(h), h uniform in (0, 1)).
 
-`place` walks that order and takes the first healthy account whose in-flight load, counting this
-request, stays within `load_bound` times the mean (consistent hashing with bounded loads, as in
+`place` walks that order and takes the first healthy account whose load, counting this request,
+stays within `load_bound` times the mean (consistent hashing with bounded loads, as in
 SMG's prefix_hash and HAProxy's hash-balance-factor), so a hot key spills to its next choices
 instead of piling onto one account.
 """
@@ -43,7 +43,7 @@ def _hash64(data: bytes) -> int:
 
 def place(
     order: Sequence[str],
-    in_flight: Mapping[str, int],
+    in_flight: Mapping[str, float],
     healthy: Callable[[str], bool] | Container[str],
     load_bound: float,
     *,
@@ -51,25 +51,29 @@ def place(
 ) -> str | None:
     """The account for a request whose key ranks accounts as `order`.
 
-    The first healthy account (in `order`) whose in-flight count plus this request stays within
-    ceil(load_bound x mean), where mean = (in-flight over healthy accounts + 1) / healthy accounts
-    (or the account's weighted share of it when `weights` are given); the ceil keeps small numbers
-    from starving the key's first choice. With load_bound >= 1 some account always qualifies; if
-    none did (weights far apart), the least-loaded healthy one, relative to its weight. None when
-    no account is healthy. `healthy` is a predicate or a collection of account names."""
+    `in_flight` is each account's load: requests in flight, or any load measure in the same unit
+    (the router adds recent request starts, see `pool.loads`).
+    The first healthy account (in `order`) whose load stays below load_bound x mean, where
+    mean = (load over healthy accounts + 1) / healthy accounts, counting this request (or the
+    account's weighted share of it when `weights` are given). For whole numbers this is "its load
+    plus this request within ceil(load_bound x mean)", which keeps small numbers from starving the
+    key's first choice; for fractional loads it is the same rule without rounding. With
+    load_bound >= 1 the least-loaded account always qualifies; if none did (weights far apart), the
+    least-loaded healthy one, relative to its weight. None when no account is healthy. `healthy` is
+    a predicate or a collection of account names."""
     is_healthy = healthy if callable(healthy) else healthy.__contains__
     candidates = [a for a in order if is_healthy(a)]
     if not candidates:
         return None
     total = sum(in_flight.get(a, 0) for a in candidates) + 1
     if weights is None:
-        cap = math.ceil(load_bound * total / len(candidates))
+        cap = load_bound * total / len(candidates)
         for a in candidates:
-            if in_flight.get(a, 0) + 1 <= cap:
+            if in_flight.get(a, 0) < cap:
                 return a
         return min(candidates, key=lambda a: in_flight.get(a, 0))
     weight_sum = sum(weights.get(a, 1.0) for a in candidates)
     for a in candidates:
-        if in_flight.get(a, 0) + 1 <= math.ceil(load_bound * total * weights.get(a, 1.0) / weight_sum):
+        if in_flight.get(a, 0) < load_bound * total * weights.get(a, 1.0) / weight_sum:
             return a
     return min(candidates, key=lambda a: in_flight.get(a, 0) / weights.get(a, 1.0))

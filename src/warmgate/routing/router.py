@@ -8,13 +8,22 @@
    client hears of it. The failing account cools down (a 429's `retry-after` is honoured).
 3. After a success: bind the conversation to the account that served it (first writer wins; on
    failover the binding moves), and bind the ids a later request may name (the response's own
-   `id`, the `x-warmgate-request-id`, stored responses, videos, files) to that account.
+   `id`, the `x-warmgate-request-id`, stored responses, videos, files) to that account. These
+   writes finish before the reply goes back (bounded by the bindings' own timeout, 50 ms for
+   Redis), so a request sent after the reply arrived sees them, on any instance.
+   Return only if cheaper: a binding pins a conversation only while the bound account's prompt
+   cache for it can be warm. Once the binding has been idle for the provider's `cache_ttl` (the
+   bindings report idle time), staying saves nothing, and the conversation is placed again like a
+   new one: its first choice (home) when healthy and within the load bound, which restores the
+   placement every instance computes without shared state. So after a failover it stays on the
+   account it warmed while it keeps talking, and goes home after its first pause beyond the TTL.
 4. Count provider prompt-cache use (cached prompt tokens) per account and model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -31,7 +40,7 @@ from warmgate.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamU
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
 from warmgate.routing.affinity import AffinityKey, affinity_keys, id_binding_key, id_binding_ttl, response_ids
-from warmgate.routing.bindings import Bindings
+from warmgate.routing.bindings import Bindings, MemoryBindings
 from warmgate.routing.models import Resolved
 from warmgate.routing.placement import place, rendezvous_order
 from warmgate.routing.pool import AccountState, Pool
@@ -46,13 +55,14 @@ USAGE_ENDPOINTS = frozenset({"chat.completions", "responses", "messages"})
 
 
 class Router:
-    def __init__(self, config: Config, upstream: Upstream, bindings: Bindings, metrics: Metrics):
+    def __init__(self, config: Config, upstream: Upstream, bindings: Bindings, metrics: Metrics,
+                 clock: Callable[[], float] = time.monotonic):
         self.upstream = upstream
         self.cfg: RoutingConfig = config.routing
         self.bindings = bindings
         self.metrics = metrics
-        self.pools = {p.name: Pool(p) for p in config.providers}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.pools = {p.name: Pool(p, clock=clock) for p in config.providers}
+        self._local_bindings = isinstance(bindings, MemoryBindings)  # writes never wait on I/O
 
     async def call(self, req: Request, resolved: Resolved, body: bytes) -> Reply:
         """The provider's reply (success, or its own error when every tried account failed);
@@ -76,6 +86,8 @@ class Router:
             if acct is None:
                 break
             tried.append(acct)
+            if choice is not None:
+                pool.started(acct, choice.binding_key)
             try:
                 reply = await self._attempt(req, acct, tail, [*headers, acct.auth_header], send_body)
             except UpstreamFailure as f:
@@ -94,7 +106,9 @@ class Router:
                 continue
             self.metrics.upstream.inc((provider.name, acct.name, "ok" if reply.status < 400 else str(reply.status)))
             if reply.status < 400:
-                self._after_success(req, reply, acct, scope, choice)
+                await self._after_success(req, reply, acct, scope, choice)
+            if choice is not None:
+                reply.affinity = choice.key.kind
             return reply
         if last_reply is not None:  # the provider's own error, unchanged
             return last_reply
@@ -109,9 +123,11 @@ class Router:
             # conversation binding (which may have moved on failover since).
             keys = itertools.chain([AffinityKey("stored_response", stored)], keys)
         for key in keys:
-            bound = await self.bindings.get(key.binding_key(scope))
-            if key.pointer and bound is None:
+            binding_key = key.binding_key(scope)
+            found = await self.bindings.get(binding_key)
+            if key.pointer and found is None:
                 continue  # an id nobody bound here: the next key decides
+            bound = found.account if found is not None else None
             if bound is not None and pool.account(bound) is None:
                 if key.kind == "stored_response":
                     raise BadRequest(
@@ -119,11 +135,18 @@ class Router:
                         param="previous_response_id", code="previous_response_not_found",
                     )
                 bound = None
-            order = rendezvous_order(key.binding_key(scope), pool.weights)
-            return Choice(key, key.binding_key(scope), bound, order, self.cfg.load_bound)
+            order = rendezvous_order(binding_key, pool.weights)
+            prefer = bound
+            if found is not None and bound is not None and not key.pointer and found.idle >= pool.provider.cache_ttl:
+                # Return only if cheaper: its cache where it is bound is cold by now, so placing it
+                # again (home first) costs nothing and restores the placement all instances share.
+                prefer = None
+            return Choice(key, binding_key, prefer, bound, order, self.cfg.load_bound)
         return None
 
-    def _after_success(self, req: Request, reply: Reply, acct: AccountState, scope: str, choice: Choice | None) -> None:
+    async def _after_success(
+        self, req: Request, reply: Reply, acct: AccountState, scope: str, choice: Choice | None
+    ) -> None:
         endpoint = req.endpoint.name
         affinity = self.cfg.strategy == "affinity"
         parsed: Any = None
@@ -132,46 +155,45 @@ class Router:
                 parsed = reply.json = orjson.loads(reply.body)
             except orjson.JSONDecodeError:
                 parsed = None
+        writes: list[Awaitable[Any]] = []
         if isinstance(parsed, dict):
             if endpoint in USAGE_ENDPOINTS:
                 reply.usage = read_usage(endpoint, parsed)
                 self._count(acct, req, reply.usage)
             if affinity:
-                self._bind_ids(req, parsed, acct, scope)
+                ids = response_ids(req.path, parsed)
+                if ids:
+                    ttl = id_binding_ttl(req.path, req.json, self.cfg)
+                    writes += [self.bindings.set(id_binding_key(scope, i), acct.name, ttl) for i in ids]
         if not affinity:
             return
-        writes: list[Awaitable[Any]] = [
-            self.bindings.set(id_binding_key(scope, req.request_id), acct.name, self.cfg.response_binding_ttl)
-        ]
+        writes.append(self.bindings.set(id_binding_key(scope, req.request_id), acct.name, self.cfg.response_binding_ttl))
         # Prefix keys are bound too: after a failover the conversation stays on the account whose
         # cache it has just warmed, instead of going back (cold) once its first choice recovers.
         if choice is not None and not choice.key.pointer:
-            if choice.bound is not None and choice.bound != acct.name:
-                writes.append(self.bindings.move(choice.binding_key, choice.bound, acct.name, self.cfg.binding_ttl))
+            if choice.held is not None and choice.held != acct.name:
+                writes.append(self.bindings.move(choice.binding_key, choice.held, acct.name, self.cfg.binding_ttl))
             else:
                 writes.append(self.bindings.set(choice.binding_key, acct.name, self.cfg.binding_ttl))
-        self._spawn(writes)
-
-    def _bind_ids(self, req: Request, body: dict[str, Any], acct: AccountState, scope: str) -> None:
-        ids = response_ids(req.path, body)
-        if ids:
-            ttl = id_binding_ttl(req.path, req.json, self.cfg)
-            self._spawn([self.bindings.set(id_binding_key(scope, i), acct.name, ttl) for i in ids])
+        await self._write(writes)
 
     def _count(self, acct: AccountState, req: Request, usage: Usage) -> None:
         if usage.prompt:
             labels = (acct.provider.name, acct.name, req.facts.model or "")
             self.metrics.provider_prompt_tokens.inc(labels, usage.prompt)
             self.metrics.provider_cached_tokens.inc(labels, usage.cached)
+            if usage.cache_write:
+                self.metrics.provider_cache_write_tokens.inc(labels, usage.cache_write)
 
-    def _spawn(self, writes: list[Awaitable[Any]]) -> None:
-        async def run() -> None:
+    async def _write(self, writes: list[Awaitable[Any]]) -> None:
+        """Every binding write of a success, done before the reply goes back: the next request of
+        the conversation (on this instance or another sharing Redis) must see them. Bindings never
+        raise and bound each call (Redis: 50 ms), so this costs at most one round trip."""
+        if self._local_bindings or len(writes) == 1:
             for w in writes:
                 await w
-
-        task = asyncio.ensure_future(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        else:
+            await asyncio.gather(*writes)
 
     async def _attempt(
         self, req: Request, acct: AccountState, tail: str, headers: list[tuple[str, str]], body: bytes | None
@@ -181,7 +203,10 @@ class Router:
         acct.in_flight += 1
         handed_off = False
         try:
+            sent = time.perf_counter()
             resp = await self.upstream.send(req.method, acct.base_url + tail, headers, body, acct.timeouts)
+            upstream_s = time.perf_counter() - sent
+            self.metrics.upstream_latency.observe((acct.provider.name, acct.name), upstream_s)
             out_headers = response_headers(resp.raw_headers)
             # Streams, and passthrough bodies that are not JSON (audio, file contents), are relayed
             # chunk by chunk; JSON answers are read whole (usage, ids to bind, the cache).
@@ -196,9 +221,12 @@ class Router:
                     def on_end(head: bytes, tail: bytes) -> None:
                         # a short stream is all in `tail`; a long one is read at both ends
                         payloads = _payloads(tail) if len(tail) < _TAIL_BYTES else _payloads(head) + _payloads(tail)
-                        self._count(acct, req, read_stream_usage(req.endpoint.name, payloads))
+                        streamed.usage = read_stream_usage(req.endpoint.name, payloads)
+                        self._count(acct, req, streamed.usage)
 
-                return Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name)
+                streamed = Reply(resp.status, out_headers, stream=StreamBody(resp, acct, on_end), account=acct.name,
+                                 upstream_s=upstream_s)
+                return streamed
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as e:
@@ -207,7 +235,8 @@ class Router:
                 ) from e
             finally:
                 resp.release()
-            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp))
+            return Reply(resp.status, out_headers, body=data, account=acct.name, retry_after=_retry_after(resp),
+                         upstream_s=upstream_s)
         finally:
             if not handed_off:
                 acct.in_flight -= 1
@@ -217,15 +246,19 @@ class Router:
 
 
 class Choice:
-    """Where an affinity key sends a request: its bound account first (while healthy), then the
-    key's rendezvous order under the load bound."""
+    """Where an affinity key sends a request: its preferred bound account first (while healthy),
+    then the key's rendezvous order under the load bound. `held` is the account the binding names
+    (for the compare-and-set when the conversation moves), `bound` the one to prefer: None when
+    unbound, or when the conversation returns to placement (see the module docstring)."""
 
-    __slots__ = ("binding_key", "bound", "key", "load_bound", "order")
+    __slots__ = ("binding_key", "bound", "held", "key", "load_bound", "order")
 
-    def __init__(self, key: AffinityKey, binding_key: str, bound: str | None, order: list[str], load_bound: float):
+    def __init__(self, key: AffinityKey, binding_key: str, bound: str | None, held: str | None, order: list[str],
+                 load_bound: float):
         self.key = key
         self.binding_key = binding_key
         self.bound = bound
+        self.held = held
         self.order = order
         self.load_bound = load_bound
 
@@ -236,8 +269,7 @@ class Choice:
             if acct is not None and pool.healthy(acct):
                 return acct
         order = [n for n in self.order if n not in tried_names]
-        in_flight = {a.name: a.in_flight for a in pool.accounts}
-        name = place(order, in_flight, lambda n: pool.healthy(pool.account(n)), self.load_bound, weights=pool.weight_map)
+        name = place(order, pool.loads(), lambda n: pool.healthy(pool.account(n)), self.load_bound, weights=pool.weight_map)
         if name is None and order:
             name = order[0]  # every remaining account is cooling down: still try the key's next choice
         return pool.account(name) if name is not None else None
@@ -250,7 +282,7 @@ class StreamBody:
     It keeps the stream's first and last few KB, and when the stream ends cleanly hands them to
     `on_end` (the router reads the usage there: no parsing of the whole stream)."""
 
-    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail")
+    __slots__ = ("_acct", "_chunks", "_closed", "_head", "_on_end", "_resp", "_tail", "_tail_bytes")
 
     def __init__(
         self, resp: aiohttp.ClientResponse, acct: AccountState, on_end: Callable[[bytes, bytes], None] | None = None
@@ -261,7 +293,8 @@ class StreamBody:
         self._closed = False
         self._on_end = on_end
         self._head = b""
-        self._tail = b""
+        self._tail: collections.deque[bytes] = collections.deque()  # the last chunks, _TAIL_BYTES or a little more
+        self._tail_bytes = 0
 
     def __aiter__(self) -> StreamBody:
         return self
@@ -272,7 +305,7 @@ class StreamBody:
         except StopAsyncIteration:
             if self._on_end is not None:
                 on_end, self._on_end = self._on_end, None
-                on_end(self._head, self._tail)
+                on_end(self._head, b"".join(self._tail)[-_TAIL_BYTES:])
             raise
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UpstreamFailure(
@@ -281,7 +314,11 @@ class StreamBody:
         if self._on_end is not None:
             if len(self._head) < _HEAD_BYTES:
                 self._head += chunk[: _HEAD_BYTES - len(self._head)]
-            self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+            tail = self._tail
+            tail.append(chunk)
+            self._tail_bytes += len(chunk)
+            while self._tail_bytes - len(tail[0]) >= _TAIL_BYTES:  # no copying of the kept bytes per chunk
+                self._tail_bytes -= len(tail.popleft())
         return chunk
 
     async def aclose(self) -> None:
@@ -300,9 +337,11 @@ def _payloads(data: bytes) -> list[Any]:
     either end is skipped)."""
     out = []
     for event in parse_sse(data):
-        if event.data[:1] == b"{" and b'"usage"' in event.data:
+        d = event.data
+        # with include_usage every chat chunk says `"usage":null`, and Responses' first events too
+        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
             try:
-                out.append(orjson.loads(event.data))
+                out.append(orjson.loads(d))
             except orjson.JSONDecodeError:
                 continue
     return out

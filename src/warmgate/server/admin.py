@@ -6,10 +6,14 @@
     DELETE /admin/cache?tenant=T&namespace=N          tenant T's entries in namespace N
     DELETE /admin/cache?shared_namespace=N            a namespace shared between tenants
     DELETE /admin/cache/keys/<key>                    one key (as sent in `x-warmgate-cache-key`)
+    GET    /admin/openapi.json                        the OpenAPI document (open: it holds no secrets)
+    /admin/cache-configs..., /admin/gateways..., /admin/effective, /admin/audit
+                                                      caching configurations and gateways (`manage.api`)
 
 The admin key is its own secret: gateway (tenant) keys never open these routes. Without an
 `admin_key` in the configuration the management API is off (403), and `/metrics` is open.
-Every purge is logged with what it dropped.
+Every purge is logged with what it dropped; every management change with who made it (the admin
+key's identity `admin-key:<first 12 hex digits of its SHA-256>`, never the key) and what it was.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from warmgate.errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
+from warmgate.manage.api import ManagementApi
+from warmgate.manage.openapi import document
 from warmgate.metrics import Metrics
 from warmgate.stores.base import StoreError
 
@@ -46,6 +52,8 @@ class AdminApi:
         self._key_digest = None if admin_key is None else hashlib.sha256(admin_key.encode()).digest()
         self.cache = cache
         self.metrics = metrics
+        self.manage: ManagementApi | None = None
+        self.actor = "admin-key:" + self._key_digest.hex()[:12] if self._key_digest is not None else "nobody"
 
     def _check(self, headers: list[tuple[bytes, bytes]], *, required: bool) -> None:
         if self._key_digest is None:
@@ -63,7 +71,7 @@ class AdminApi:
         if not hmac.compare_digest(hashlib.sha256(presented).digest(), self._key_digest):
             raise Unauthorized("incorrect admin key")
 
-    async def handle(self, scope: MutableMapping[str, Any]) -> tuple[int, bytes, bytes]:
+    async def handle(self, scope: MutableMapping[str, Any], body: bytes = b"") -> tuple[int, bytes, bytes]:
         """(status, content type, body) for an admin route; raises GatewayError for errors."""
         path: str = scope["path"]
         method: str = scope["method"]
@@ -73,7 +81,15 @@ class AdminApi:
             if method != "GET":
                 raise MethodNotAllowed("use GET")
             return 200, b"text/plain; version=0.0.4; charset=utf-8", self.metrics.render()
+        if path == "/admin/openapi.json":
+            if method != "GET":
+                raise MethodNotAllowed("use GET")
+            return 200, b"application/json", document()
         self._check(headers, required=True)
+        if self.manage is not None:
+            done = await self.manage.handle(method, path, scope["query_string"], body, self.actor)
+            if done is not None:
+                return done[0], b"application/json", done[1]
         if path == "/admin/cache" or path.startswith("/admin/cache/keys/"):
             if method != "DELETE":
                 raise MethodNotAllowed("use DELETE")

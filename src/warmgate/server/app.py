@@ -23,7 +23,7 @@ from warmgate.cache.flow import CacheFlow
 from warmgate.cache.semantic import SemanticCache
 from warmgate.cache.semantic_policy import semantic_enabled
 from warmgate.cache.service import ResponseCache
-from warmgate.config import DEFAULT_TENANT, Config
+from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
 from warmgate.dialects.base import type_name
 from warmgate.errors import (
@@ -38,12 +38,19 @@ from warmgate.errors import (
     render,
 )
 from warmgate.exchange import Reply, Request
+from warmgate.manage.api import ManagementApi
+from warmgate.manage.service import Management, Snapshot
+from warmgate.manage.store import open_admin_store
 from warmgate.metrics import Metrics
+from warmgate.observe.setup import build_observer
+from warmgate.observe.stats import refresh_gauges, summary
 from warmgate.pipeline import Pipeline
+from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
 from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
+from warmgate.server.dashboard import Dashboard
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
@@ -84,11 +91,21 @@ class GatewayApp:
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
         self.cache_flow: CacheFlow | None = None
-        self.bindings = open_bindings(config.routing)
+        # One client and circuit breaker per Redis URL, shared by the cache store and the bindings.
+        self.redis_links = RedisLinks(failures=config.cache.breaker_failures, reset=config.cache.breaker_reset)
+        self.bindings = open_bindings(config.routing, links=self.redis_links)
         self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
             config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
         )
+        self.observer = build_observer(config, self.metrics)
+        self.dashboard = Dashboard(
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, self.stats
+        )
+        self.metrics.collectors.append(
+            lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
+        )
+        self.management: Management | None = None
         self.started = False
         limits = config.server
         self._max_body = limits.max_body_bytes
@@ -124,18 +141,23 @@ class GatewayApp:
         """The app factory's other half: the one place that picks the concrete store."""
         await self.upstream.start()
         cache_cfg = self.config.cache
-        self.store = open_store(cache_cfg, time.monotonic)  # the clock of the circuit breaker
+        self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics, self.open_semantic(self.cache))
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
+        persistent = self.config.admin_key is not None or "management" in self.config.model_fields_set
+        self.management = Management(self.config, open_admin_store(self.config.management, persistent=persistent),
+                                     self._swap)
+        await self.management.start()
+        self.admin.manage = ManagementApi(self.management, self.pipeline.models)
         self.started = True
 
     def open_semantic(self, cache: ResponseCache) -> SemanticCache | None:
         """The semantic cache with the configured embedder and vector index, or None when no model
         is looked up by meaning (then nothing semantic runs)."""
         cfg = self.config.semantic
-        if not semantic_enabled(cfg):
+        if not semantic_enabled(cfg, declared="semantic" in self.config.model_fields_set):
             return None
         from warmgate.embeddings.factory import build_embedder
         from warmgate.vectors.factory import build_index
@@ -148,6 +170,12 @@ class GatewayApp:
         semantic.start()
         return semantic
 
+    def _swap(self, snapshot: Snapshot) -> None:
+        """New management state: its layers and gateways apply from the next request on."""
+        if self.cache_flow is not None:
+            self.cache_flow.swap_layers(snapshot.layers)
+        self.pipeline.gateways = snapshot.directory
+
     async def shutdown(self) -> None:
         self.started = False
         if self.cache_flow is not None:
@@ -156,8 +184,16 @@ class GatewayApp:
                 await self.cache_flow.semantic.close()
         if self.store is not None:
             await self.store.close()
+        if self.management is not None:
+            await self.management.close()
         await self.bindings.close()
+        await self.redis_links.close()
         await self.upstream.close()
+        self.observer.close()
+
+    def stats(self) -> dict[str, Any]:
+        """The summary of `GET /admin/stats` (dashboard, `warmgate stats`)."""
+        return summary(self.observer, self.pipeline.router.pools.values(), self.config.cache.store, self.store)
 
     # ------------------------------------------------------------------------------------------
 
@@ -167,6 +203,7 @@ class GatewayApp:
             await self._serve_prepared(prepared, receive, send)
             return
         request_id = new_request_id()
+        started = time.perf_counter()
         path: str = scope["path"]
         wire: Wire = "openai"
         try:
@@ -174,14 +211,31 @@ class GatewayApp:
                 endpoint = endpoint_for(scope["method"], path)
                 wire = endpoint.wire
                 await self.proxy(scope, receive, send, endpoint, request_id)
+            elif path.startswith("/g/"):
+                gateway, path = _gateway_path(path)
+                if not path.startswith("/v1/"):
+                    raise NotFound(f"no route for {scope['method']} {scope['path']}")
+                endpoint = endpoint_for(scope["method"], path)
+                wire = endpoint.wire
+                if not self.pipeline.serves_gateway(gateway):
+                    raise NotFound(f"no gateway named {gateway!r}", code="gateway_not_found")
+                await self.proxy(scope, receive, send, endpoint, request_id, gateway, path)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
+            elif path.startswith("/dashboard") or path == "/admin/stats":
+                status, headers, body = await self.dashboard.handle(scope, receive)
+                await _send_body(send, status, headers, body, request_id)
             elif path == "/metrics" or path.startswith("/admin/"):
-                status, content_type, body = await self.admin.handle(scope)
+                body = b""
+                if scope["method"] in ("POST", "PATCH", "PUT"):
+                    body = await self._read_body(receive)
+                status, content_type, body = await self.admin.handle(scope, body)
                 await _send_body(send, status, [(b"content-type", content_type)], body, request_id)
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
+            if path.startswith("/v1/"):
+                self.observer.failed(request_id, path, e.status, e.code, started)
             await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
@@ -201,15 +255,24 @@ class GatewayApp:
             status, body = (200, {"status": "ready"}) if ready else (503, {"status": "not ready"})
         await _send_body(send, status, [_JSON], orjson.dumps(body), request_id)
 
-    async def proxy(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str) -> None:
+    async def proxy(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None,
+    ) -> None:
+        """`path`: the request's path without its `/g/<gateway>` prefix (None: `scope["path"]`)."""
         content_type, auth, api_key, anthropic_version = self._head(scope)
         tenant = self._tenant(auth, api_key)
-        if scope["path"] == "/v1/models" and scope["method"] == "GET":
-            body = self._models_anthropic if anthropic_version is not None else self._models_openai
+        path = scope["path"] if path is None else path
+        if path == "/v1/models" and scope["method"] == "GET":
+            if gateway == DEFAULT_GATEWAY:
+                body = self._models_anthropic if anthropic_version is not None else self._models_openai
+            else:
+                body = _model_lists(self.pipeline.models, self.pipeline.gateway_models(gateway))[
+                    1 if anthropic_version is not None else 0]
             await _send_body(send, 200, [_JSON], body, request_id)
             return
         body = await self._read_body(receive)
-        req = self._request(scope, endpoint, content_type, tenant, body, request_id)
+        req = self._request(scope, endpoint, content_type, tenant, body, request_id, gateway, path)
         await self._relay(req, receive, send)
 
     def answer_now(self, scope: Scope, body: bytes) -> Reply | None:
@@ -218,20 +281,29 @@ class GatewayApp:
         here and now. Anything else returns None and goes the usual way, with the request parsed
         here kept in the scope so the work is not done twice. Errors are left to that way too."""
         path: str = scope["path"]
-        if not self.started or not path.startswith("/v1/"):
+        gateway = DEFAULT_GATEWAY
+        if not self.started:
             return None
+        if not path.startswith("/v1/"):
+            if not path.startswith("/g/"):
+                return None
+            gateway, path = _gateway_path(path)
+            if not path.startswith("/v1/") or not self.pipeline.serves_gateway(gateway):
+                return None  # the async way answers the 404
         endpoint = endpoint_for("POST", path)
         if not endpoint.cacheable:
             return None
         try:
             content_type, auth, api_key, _ = self._head(scope)
-            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id())
+            req = self._request(scope, endpoint, content_type, self._tenant(auth, api_key), body, new_request_id(),
+                                gateway, path)
             reply = self.pipeline.answer_now(req)
         except GatewayError:
             return None
         if reply is None:
             scope[PREPARED] = req
             return None
+        self.observer.done(req, reply)
         reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
         return reply
 
@@ -239,6 +311,7 @@ class GatewayApp:
         try:
             await self._relay(req, receive, send)
         except GatewayError as e:
+            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return
@@ -270,7 +343,8 @@ class GatewayApp:
         return content_type, auth, api_key, anthropic_version
 
     def _request(
-        self, scope: Scope, endpoint: Endpoint, content_type: bytes | None, tenant: str, body: bytes, request_id: str
+        self, scope: Scope, endpoint: Endpoint, content_type: bytes | None, tenant: str, body: bytes, request_id: str,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None,
     ) -> Request:
         parsed: dict[str, Any] | None = None
         if endpoint.known:
@@ -282,7 +356,7 @@ class GatewayApp:
                 parsed = None
         return Request(
             method=scope["method"],
-            path=scope["path"],
+            path=scope["path"] if path is None else path,
             query=scope["query_string"],
             headers=scope["headers"],
             body=body,
@@ -291,6 +365,8 @@ class GatewayApp:
             facts=endpoint.facts(parsed if parsed is not None else {}),
             tenant=tenant,
             request_id=request_id,
+            started=time.perf_counter(),
+            gateway=gateway,
         )
 
     async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
@@ -326,8 +402,10 @@ class GatewayApp:
             raise ClientGone from None  # nothing more to send, and no error to report
         finally:
             watch.stop()
-            if reply is not None and reply.stream is not None:
-                await reply.stream.aclose()
+            if reply is not None:
+                if reply.stream is not None:
+                    await reply.stream.aclose()
+                self.observer.done(req, reply)
 
     def _tenant(self, auth: bytes | None, api_key: bytes | None) -> str:
         if self._keys is None:
@@ -410,9 +488,16 @@ class DisconnectWatch:
             self._watcher = None
 
 
-def _model_lists(models: ModelTable) -> tuple[bytes, bytes]:
-    """`GET /v1/models` answers in the OpenAI and the Anthropic shape."""
-    names = models.names
+def _gateway_path(path: str) -> tuple[str, str]:
+    """`/g/<gateway>/v1/...` -> (gateway, `/v1/...`); a path without `/v1/` after the name gets a
+    path that no route serves, so the caller answers 404."""
+    gateway, _, rest = path[3:].partition("/")
+    return gateway, "/" + rest
+
+
+def _model_lists(models: ModelTable, only: tuple[str, ...] | None = None) -> tuple[bytes, bytes]:
+    """`GET /v1/models` answers in the OpenAI and the Anthropic shape (`only`: a gateway's models)."""
+    names = models.names if only is None else [n for n in models.names if n in only]
     openai_list = {
         "object": "list",
         "data": [

@@ -1,23 +1,16 @@
-"""A deadline and a circuit breaker around any cache store, so a slow or dead backend costs each
-request at most `timeout` and, once it is known to be down, nothing at all.
-
-    closed --(`failures` consecutive failures)--> open --(`reset` seconds)--> half_open
-    half_open --(the one trial call succeeds)--> closed;   --(it fails)--> open again
-"""
+"""A deadline and a circuit breaker (`warmgate.breaker`) around any cache store, so a slow or dead
+backend costs each request at most `timeout` and, once it is known to be down, nothing at all."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import TypeVar
 
+from warmgate.breaker import CircuitBreaker, State
 from warmgate.stores.base import CacheStore, Entry, StoreError
 
 T = TypeVar("T")
-State = Literal["closed", "open", "half_open"]
-
-log = logging.getLogger("warmgate.stores")
 
 
 class GuardedStore:
@@ -26,6 +19,9 @@ class GuardedStore:
     monotonic clock in seconds.
 
     `delete_prefix` (a purge, which may walk the whole store) gets `purge_timeout` instead.
+
+    `breaker` shares a circuit breaker with other users of the same backend (the Redis bindings,
+    through `redis_link.RedisLink`); by default the guard has its own (`failures`, `reset`).
 
     Counters for metrics: `errors` (inner calls that raised), `timeouts` (inner calls cut off),
     `short_circuited` (calls refused without touching `inner`), and the breaker's `state`.
@@ -40,74 +36,47 @@ class GuardedStore:
         reset: float,
         clock: Callable[[], float],
         purge_timeout: float = 30.0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if timeout <= 0 or failures < 1 or reset <= 0:
             raise ValueError("timeout and reset must be positive, failures at least 1")
         self.inner = inner
         self.timeout = timeout
         self.purge_timeout = max(purge_timeout, timeout)
-        self.failures = failures
-        self.reset = reset
-        self._clock = clock
+        self.breaker = breaker or CircuitBreaker(failures=failures, reset=reset, clock=clock, what="cache store")
         self.errors = 0
         self.timeouts = 0
         self.short_circuited = 0
-        self._consecutive = 0
-        self._opened_at = 0.0
-        self._open = False
-        self._trial_running = False
 
     @property
     def state(self) -> State:
-        if not self._open:
-            return "closed"
-        if self._trial_running or self._clock() - self._opened_at >= self.reset:
-            return "half_open"
-        return "open"
+        return self.breaker.state
 
     async def _guard(self, op: str, call: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
         timeout = self.timeout if timeout is None else timeout
-        trial = False
-        if self._open:
-            if self._trial_running or self._clock() - self._opened_at < self.reset:
-                self.short_circuited += 1
-                raise StoreError(f"cache store unavailable (circuit open), {op} skipped")
-            trial = self._trial_running = True
+        trial = self.breaker.acquire()
+        if trial is None:
+            self.short_circuited += 1
+            raise StoreError(f"cache store unavailable (circuit open), {op} skipped")
         try:
             async with asyncio.timeout(timeout):
                 result = await call()
         except TimeoutError as exc:
             self.timeouts += 1
-            self._failed()
+            self.breaker.failed()
             raise StoreError(f"cache store {op} took longer than {timeout:g}s") from exc
         # The guard is the edge of the store plug-in seam: whatever an implementation raises
         # (its contract says StoreError; a bug may raise anything) must not fail the request.
         except Exception as exc:
             self.errors += 1
-            self._failed()
+            self.breaker.failed()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"cache store {op} failed: {exc!r}") from exc
         finally:
-            if trial:
-                self._trial_running = False
-        self._consecutive = 0
-        if self._open:
-            self._open = False
-            log.info("cache store recovered; circuit closed")
+            self.breaker.release(trial)
+        self.breaker.succeeded()
         return result
-
-    def _failed(self) -> None:
-        self._consecutive += 1
-        if self._open or self._consecutive >= self.failures:
-            if not self._open:
-                log.warning(
-                    "cache store failed %d times in a row; circuit open for %gs",
-                    self._consecutive,
-                    self.reset,
-                )
-            self._open = True
-            self._opened_at = self._clock()
 
     async def get(self, key: str, now: float) -> list[Entry]:
         return await self._guard("get", lambda: self.inner.get(key, now))

@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from typing import cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from warmgate.redis_link import build_client
 from warmgate.stores.base import Entry, StoreError
 
 HEADER = struct.Struct("<Iddd")
@@ -130,30 +129,15 @@ class RedisStore:
     is already dead is not stored (`add` -> None).
 
     Nothing connects at construction, so the gateway starts while Redis is down; the pool
-    reconnects by itself once it is back. `key_prefix` separates this store's keys from others'
+    reconnects by itself once it is back (`redis_link.build_client`). `key_prefix` separates this store's keys from others'
     (two stores must not use prefixes where one starts with the other)."""
 
-    def __init__(
-        self,
-        url: str,
-        key_prefix: str = "wg:",
-        *,
-        max_connections: int = 64,
-        socket_timeout: float = 2.0,
-        connect_timeout: float = 1.0,
-    ) -> None:
+    def __init__(self, url: str, key_prefix: str = "wg:", *, client: aioredis.Redis | None = None) -> None:
         self.key_prefix = key_prefix
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=connect_timeout,  # waiting for a free pooled connection
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=connect_timeout,
-            # One immediate retry, so a pooled connection that died with a server restart is
-            # replaced transparently; no backoff, the caller's deadline is short.
-            retry=Retry(NoBackoff(), 1),
-        )
-        self._redis = aioredis.Redis.from_pool(pool)
+        # The client comes from the one place that builds them (`redis_link`); one passed in is
+        # shared (the app's link, also used by the bindings) and closed by its owner, not here.
+        self._owns_client = client is None
+        self._redis = client if client is not None else build_client(url)
         self._add = self._redis.register_script(_ADD)
         self._replace = self._redis.register_script(_REPLACE)
 
@@ -211,5 +195,6 @@ class RedisStore:
         return removed
 
     async def close(self) -> None:
-        with _driver_errors():
-            await self._redis.aclose()
+        if self._owns_client:
+            with _driver_errors():
+                await self._redis.aclose()

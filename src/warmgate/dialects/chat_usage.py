@@ -1,0 +1,113 @@
+"""Usage for every streamed chat completion, also when the client did not ask for it. Pure.
+
+OpenAI sends a streamed chat completion's usage only when the request says
+`stream_options: {"include_usage": true}`: then one extra chunk with `"choices": []` and the usage
+comes just before `data: [DONE]` (and every other chunk carries `"usage": null`). Without it the
+gateway could neither count the tokens (metrics, cost) nor replay a recorded stream with a usage
+chunk to a later client that asks for one. So the gateway asks for it upstream (`ask_for_usage`)
+and takes the extra chunk out of the stream for the client that did not ask (`UsageChunkFilter`),
+which then sees what it asked for, plus `"usage": null` in chunks (a field the SDKs already know).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from warmgate.exchange import BodyStream
+
+_ASK = b',"stream_options":{"include_usage":true}}'
+_EMPTY_CHOICES = b'"choices":[]'
+_EVENT_END = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")
+_HOLD_MAX = 1 << 20  # bytes held back waiting for an event's end before giving up filtering
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a chat request asked for the usage chunk itself."""
+    opts = body.get("stream_options")
+    return isinstance(opts, dict) and opts.get("include_usage") is True
+
+
+def ask_for_usage(body: dict[str, Any], encoded: bytes | None) -> tuple[dict[str, Any], bytes]:
+    """`body` (a streamed chat request that did not ask for usage) and its bytes, asking for it.
+    `encoded` are the client's bytes of `body` when unchanged: the option is spliced in then,
+    rather than the whole (often large) body encoded again."""
+    opts = body.get("stream_options")
+    asked = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
+    if encoded is not None and "stream_options" not in body:
+        end = encoded.rstrip()
+        if end.endswith(b"}") and len(body) > 0:
+            return asked, end[:-1] + _ASK
+    return asked, orjson.dumps(asked)
+
+
+class UsageChunkFilter:
+    """The client's view of a stream the gateway asked usage for: the same bytes, minus the usage
+    chunk (an event whose JSON has `"choices": []`). Events are passed on as soon as they are
+    complete; a chunk that ends inside an event holds that event's start until its end arrives."""
+
+    __slots__ = ("_inner", "_it", "_pending")
+
+    def __init__(self, inner: BodyStream):
+        self._inner = inner
+        self._it = inner.__aiter__()
+        self._pending = b""
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            try:
+                chunk = await self._it.__anext__()
+            except StopAsyncIteration:
+                if self._pending:
+                    rest, self._pending = self._pending, b""
+                    return rest
+                raise
+            data = self._pending + chunk if self._pending else chunk
+            end = _last_event_end(data)
+            if end == 0 and len(data) < _HOLD_MAX:
+                self._pending = data
+                continue
+            whole, self._pending = (data[:end], data[end:]) if end else (data, b"")
+            if _EMPTY_CHOICES in whole:
+                whole = _drop_usage_events(whole)
+            if whole:
+                return whole
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _last_event_end(data: bytes) -> int:
+    """The offset just after the last complete event in `data` (0 = none is complete)."""
+    lf, cr, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\r"), data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, cr + 2 if cr >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def _drop_usage_events(data: bytes) -> bytes:
+    """`data` (whole events) without the events that are a usage chunk."""
+    parts = _EVENT_END.split(data)  # event, separator, event, separator, ..., rest
+    kept = []
+    for i in range(0, len(parts), 2):
+        event = parts[i]
+        sep = parts[i + 1] if i + 1 < len(parts) else b""
+        if _EMPTY_CHOICES in event and _is_usage_chunk(event):
+            continue
+        kept.append(event + sep)
+    return b"".join(kept)
+
+
+def _is_usage_chunk(event: bytes) -> bool:
+    lines = event.replace(b"\r\n", b"\n").split(b"\n")
+    payload = b"".join(line[5:].lstrip(b" ") for line in lines if line.startswith(b"data:"))
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.get("choices") == [] and "usage" in doc

@@ -1,0 +1,151 @@
+"""The summary behind `GET /admin/stats`, the dashboard and `warmgate stats`: totals since start,
+the time series, top models and tenants, accounts (health, provider prompt-cache hit rate) and the
+cache store. Built on demand from the metrics and the `Observer`; nothing here is on the hot path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from warmgate.metrics import Metrics
+from warmgate.observe.recorder import GATEWAY, Observer
+from warmgate.routing.pool import Pool
+
+TOP = 10
+
+
+def _by_label(values: dict[tuple[str, ...], float], index: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for labels, value in values.items():
+        out[labels[index]] = out.get(labels[index], 0.0) + value
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def refresh_gauges(metrics: Metrics, pools: Iterable[Pool], store_name: str, store: Any) -> None:
+    """Account health and in-flight counts, and the store's circuit state, for a scrape."""
+    for pool in pools:
+        for acct in pool.accounts:
+            labels = (pool.provider.name, acct.name)
+            metrics.account_healthy.set(labels, 1.0 if pool.healthy(acct) else 0.0)
+            metrics.account_in_flight.set(labels, float(acct.in_flight))
+    state = getattr(store, "state", None)
+    if state is not None:
+        metrics.store_circuit.set((store_name,), 0.0 if state == "closed" else 1.0)
+
+
+def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: Any) -> dict[str, Any]:
+    m = observer.metrics
+    pools = list(pools)
+    refresh_gauges(m, pools, store_name, store)
+    by_cache = _by_label(m.requests.values, 3)
+    requests = sum(by_cache.values())
+    hits = by_cache.get("hit", 0.0) + by_cache.get("stale", 0.0)
+    lookups = hits + by_cache.get("miss", 0.0)
+    saved = _by_label(m.cost_saved.values, 3)
+    lat = {labels[1]: (s[-1], sum(s[:-1])) for labels, s in m.request_latency.series.items()}
+    hit_lat = [lat.get(k, (0.0, 0.0)) for k in ("hit", "stale")]
+    miss_lat = lat.get("miss", (0.0, 0.0))
+    prompt = m.provider_prompt_tokens.total()
+    cached = m.provider_cached_tokens.total()
+    totals = {
+        "requests": requests,
+        "by_cache": by_cache,
+        "hits_by_kind": _by_label(m.hits.values, 3),
+        "hit_rate": _ratio(hits, lookups),
+        "tokens_saved": m.tokens_saved.total(),
+        "cost": m.cost.total(),
+        "saved_cache": saved.get("cache", 0.0),
+        "saved_prompt_cache": saved.get("prompt_cache", 0.0),
+        "latency_saved": m.latency_saved.total(),
+        "hit_latency_avg": _ratio(sum(s for s, _ in hit_lat), sum(n for _, n in hit_lat)),
+        "miss_latency_avg": _ratio(miss_lat[0], miss_lat[1]),
+        "provider_prompt_tokens": prompt,
+        "provider_cached_tokens": cached,
+        "provider_cache_hit_rate": _ratio(cached, prompt),
+        "errors": m.errors.total(),
+    }
+    prompt_by_acct = {(k[0], k[1]): 0.0 for k in m.provider_prompt_tokens.values}
+    cached_by_acct = dict(prompt_by_acct)
+    for k, v in m.provider_prompt_tokens.values.items():
+        prompt_by_acct[(k[0], k[1])] += v
+    for k, v in m.provider_cached_tokens.values.items():
+        cached_by_acct[(k[0], k[1])] = cached_by_acct.get((k[0], k[1]), 0.0) + v
+    upstream = _by_label({(k[0], k[1], k[2]): v for k, v in m.upstream.values.items()}, 2)
+    accounts = []
+    for pool in pools:
+        for acct in pool.accounts:
+            key = (pool.provider.name, acct.name)
+            p, c = prompt_by_acct.get(key, 0.0), cached_by_acct.get(key, 0.0)
+            calls = {k[2]: v for k, v in m.upstream.values.items() if (k[0], k[1]) == key}
+            accounts.append({
+                "provider": key[0], "account": key[1], "healthy": pool.healthy(acct), "in_flight": acct.in_flight,
+                "prompt_tokens": p, "cached_tokens": c, "cache_hit_rate": _ratio(c, p),
+                "calls": sum(calls.values()), "failures": sum(v for o, v in calls.items() if o != "ok"),
+            })
+    store_state = getattr(store, "state", "closed") if store is not None else "off"
+    return {
+        "gateway": GATEWAY,
+        "since": observer.started,
+        "now": time.time(),
+        "interval": observer.series.interval,
+        "prices_checked": observer.prices.checked,
+        "totals": totals,
+        "series": observer.series.as_json(),
+        "top_models": _top(observer.by_model),
+        "top_tenants": _top(observer.by_tenant),
+        "accounts": accounts,
+        "upstream_outcomes": upstream,
+        "store": {"name": store_name, "state": store_state,
+                  "errors": sum(v for k, v in m.store_errors.values.items() if k[0] == store_name)},
+    }
+
+
+def _top(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1].requests, kv[0]))[:TOP]
+    return [{"name": name, **t.as_json()} for name, t in ranked]
+
+
+def _money(x: float) -> str:
+    return f"${x:,.6f}" if x < 0.01 else f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def render_text(s: dict[str, Any]) -> str:
+    """The summary for a terminal (`warmgate stats`)."""
+    t = s["totals"]
+    bc = t["by_cache"]
+    up = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s["since"]))
+    lines = [
+        f"warmgate stats (gateway {s['gateway']}, since {up} UTC; prices checked {s['prices_checked']})",
+        "",
+        f"  requests           {t['requests']:.0f}   (hit {bc.get('hit', 0):.0f}, stale {bc.get('stale', 0):.0f}, "
+        f"miss {bc.get('miss', 0):.0f}, bypass {bc.get('bypass', 0):.0f}, uncached {bc.get('none', 0):.0f}; "
+        f"errors {t['errors']:.0f})",
+        f"  cache hit rate     {t['hit_rate'] * 100:.1f} %   "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(t["hits_by_kind"].items())),
+        f"  tokens saved       {t['tokens_saved']:,.0f}",
+        f"  provider cost      {_money(t['cost'])}",
+        f"  saved by cache     {_money(t['saved_cache'])}",
+        f"  saved by provider prompt cache  {_money(t['saved_prompt_cache'])}   "
+        f"(prompt-cache hit rate {t['provider_cache_hit_rate'] * 100:.1f} %)",
+        f"  latency            hit {t['hit_latency_avg'] * 1000:.1f} ms, miss {t['miss_latency_avg'] * 1000:.1f} ms; "
+        f"saved {t['latency_saved']:.1f} s in total",
+        f"  store              {s['store']['name']}: {s['store']['state']}, {s['store']['errors']:.0f} errors",
+        "",
+        "  accounts           provider/account     health    calls  failures  prompt-cache hit rate",
+    ]
+    for a in s["accounts"]:
+        name = f"{a['provider']}/{a['account']}"
+        lines.append(f"                     {name:<20} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
+                     f"{a['failures']:>9.0f}  {a['cache_hit_rate'] * 100:5.1f} %")
+    for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"])):
+        lines.append("")
+        lines.append(f"  {title:<18} {'name':<24} requests   hits   cost       saved")
+        for r in rows:
+            lines.append(f"                     {r['name'] or '-':<24} {r['requests']:>8} {r['hits']:>6}   "
+                         f"{_money(r['cost']):<10} {_money(r['saved'])}")
+    return "\n".join(lines) + "\n"
