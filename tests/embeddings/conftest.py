@@ -26,6 +26,16 @@ def offline_model() -> OfflineEmbedder:
     return build_offline()
 
 
+@pytest.fixture(scope="session")
+def offline_fp32() -> OfflineEmbedder:
+    """The offline model at precision fp32 (the export as it is)."""
+    if not HAS_SEMANTIC:
+        pytest.skip("the `semantic` extra is not installed")
+    from warmgate.embeddings.config import OfflineEmbedderConfig
+
+    return build_offline(OfflineEmbedderConfig(precision="fp32"))
+
+
 @pytest.fixture
 def minilm(offline_model: OfflineEmbedder) -> MiniLM:
     return offline_model.model
@@ -37,6 +47,7 @@ RemoteFactory = Callable[..., RemoteEmbedder]
 def make_remote(sim: Sim, **kw: object) -> RemoteEmbedder:
     kw.setdefault("api_key", f"sk-embed-{uuid.uuid4().hex[:12]}")
     kw.setdefault("timeout", 5.0)
+    kw.setdefault("dimensions", 1536)
     base_url = str(kw.pop("base_url", sim.url + "/v1"))
     model = str(kw.pop("model", "text-embedding-sim"))
     return RemoteEmbedder(base_url, model, **kw)  # type: ignore[arg-type]
@@ -58,14 +69,15 @@ async def remote_factory(sim: Sim) -> AsyncIterator[RemoteFactory]:
         await e.close()
 
 
-@pytest.fixture(params=["offline", "remote"])
+@pytest.fixture(params=["offline", "offline-fp32", "remote"])
 async def embedder(request: pytest.FixtureRequest) -> AsyncIterator[Embedder]:
     """Every Embedder implementation, fresh."""
     e: Embedder
-    if request.param == "offline":
-        model: OfflineEmbedder = request.getfixturevalue("offline_model")
+    if request.param.startswith("offline"):
+        fixture = "offline_model" if request.param == "offline" else "offline_fp32"
+        model: OfflineEmbedder = request.getfixturevalue(fixture)
         e = OfflineEmbedder(model.model, name=model.name, dimensions=model.dimensions)
     else:
-        e = make_remote(request.getfixturevalue("sim"), dimensions=384)
+        e = make_remote(request.getfixturevalue("sim"), dimensions=384, send_dimensions=True)
     yield e
     await e.close()

@@ -16,7 +16,7 @@ ADAPTER: TypeAdapter[OfflineEmbedderConfig | RemoteEmbedderConfig] = TypeAdapter
 
 def test_kind_selects_the_model() -> None:
     assert isinstance(ADAPTER.validate_python({"kind": "offline"}), OfflineEmbedderConfig)
-    remote = ADAPTER.validate_python({"kind": "remote", "model": "m", "base_url": "http://h:1/v1/", "api_key": "sk-secret-1"})
+    remote = ADAPTER.validate_python({"kind": "remote", "dimensions": 8, "model": "m", "base_url": "http://h:1/v1/", "api_key": "sk-secret-1"})
     assert isinstance(remote, RemoteEmbedderConfig)
     assert remote.base_url == "http://h:1/v1"
     assert "sk-secret-1" not in repr(remote)
@@ -26,12 +26,13 @@ def test_kind_selects_the_model() -> None:
     {"kind": "nope"},
     {"kind": "offline", "max_tokens": 4},
     {"kind": "offline", "unknown": 1},
-    {"kind": "remote", "model": "m"},
-    {"kind": "remote", "model": "m", "base_url": "ftp://x"},
-    {"kind": "remote", "model": "m", "base_url": "http://x", "provider": "p"},
-    {"kind": "remote", "model": "m", "provider": "p", "api_key": "k"},
-    {"kind": "remote", "model": "m", "base_url": "http://x", "account": "a"},
-    {"kind": "remote", "model": "m", "base_url": "http://x", "timeout": 0},
+    {"kind": "remote", "dimensions": 8, "model": "m"},
+    {"kind": "remote", "model": "m", "base_url": "http://x"},
+    {"kind": "remote", "dimensions": 8, "model": "m", "base_url": "ftp://x"},
+    {"kind": "remote", "dimensions": 8, "model": "m", "base_url": "http://x", "provider": "p"},
+    {"kind": "remote", "dimensions": 8, "model": "m", "provider": "p", "api_key": "k"},
+    {"kind": "remote", "dimensions": 8, "model": "m", "base_url": "http://x", "account": "a"},
+    {"kind": "remote", "dimensions": 8, "model": "m", "base_url": "http://x", "timeout": 0},
 ])
 def test_bad_settings_are_rejected(doc: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
@@ -40,7 +41,7 @@ def test_bad_settings_are_rejected(doc: dict[str, object]) -> None:
 
 async def test_a_gateway_provider_serves_as_remote_embedder(sim: Sim) -> None:
     provider = Provider.model_validate(sim_provider(sim.url, name="oa", keys=("sk-emb-p1", "sk-emb-p2")))
-    cfg = ADAPTER.validate_python({"kind": "remote", "model": "text-embedding-sim", "provider": "oa", "account": "acct-2"})
+    cfg = ADAPTER.validate_python({"kind": "remote", "model": "text-embedding-sim", "dimensions": 1536, "provider": "oa", "account": "acct-2"})
     e = build_embedder(cfg, [provider])
     assert isinstance(e, RemoteEmbedder)
     before = sim.requests_by_key()
@@ -54,8 +55,8 @@ async def test_a_gateway_provider_serves_as_remote_embedder(sim: Sim) -> None:
 def test_unknown_provider_or_account_is_a_setup_error(sim: Sim) -> None:
     provider = Provider.model_validate(sim_provider(sim.url, name="oa"))
     with pytest.raises(EmbedderSetupError, match="unknown provider"):
-        build_embedder(ADAPTER.validate_python({"kind": "remote", "model": "m", "provider": "zz"}), [provider])
+        build_embedder(ADAPTER.validate_python({"kind": "remote", "dimensions": 8, "model": "m", "provider": "zz"}), [provider])
     with pytest.raises(EmbedderSetupError, match="no account"):
         build_embedder(
-            ADAPTER.validate_python({"kind": "remote", "model": "m", "provider": "oa", "account": "zz"}), [provider]
+            ADAPTER.validate_python({"kind": "remote", "dimensions": 8, "model": "m", "provider": "oa", "account": "zz"}), [provider]
         )

@@ -1,5 +1,5 @@
-"""The Embedder contract (see warmgate.embeddings.base), run against the offline model and the
-remote embedder (on the simulator's /v1/embeddings)."""
+"""The Embedder contract (see warmgate.embeddings.base), run against the offline model (precision
+int8, the default, and fp32) and the remote embedder (on the simulator's /v1/embeddings)."""
 
 from __future__ import annotations
 

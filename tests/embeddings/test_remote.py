@@ -40,21 +40,20 @@ async def test_a_call_larger_than_max_batch_is_split(sim: Sim, remote_factory: R
     np.testing.assert_allclose(m[7], (await e.embed(["t7"]))[0], atol=1e-6)
 
 
-async def test_dimensions_are_learnt_or_requested(remote_factory: RemoteFactory) -> None:
-    learnt = remote_factory()
-    assert learnt.dimensions == 0
-    await learnt.embed(["x"])
-    assert learnt.dimensions == 1536
-    asked = remote_factory(dimensions=256)
+async def test_dimensions_are_checked_or_requested(remote_factory: RemoteFactory) -> None:
+    asked = remote_factory(dimensions=256, send_dimensions=True)
     assert (await asked.embed(["x"])).shape == (1, 256)
+    wrong = remote_factory(dimensions=256)  # the sim answers 1536 wide when not asked
+    with pytest.raises(EmbeddingUnavailable, match="1536 dimensions, expected 256"):
+        await wrong.embed(["x"])
 
 
 def test_name_carries_host_path_model_and_dimensions(sim: Sim) -> None:
-    a = RemoteEmbedder(sim.url + "/v1", "m1")
+    a = RemoteEmbedder(sim.url + "/v1", "m1", dimensions=1536)
     host = sim.url.removeprefix("http://")
-    assert a.name == f"remote:{host}/v1:m1"
+    assert a.name == f"remote:{host}/v1:m1@1536"
     assert RemoteEmbedder(sim.url + "/v1", "m1", dimensions=256).name == f"remote:{host}/v1:m1@256"
-    assert RemoteEmbedder(sim.url + "/v1", "m2").name != a.name
+    assert RemoteEmbedder(sim.url + "/v1", "m2", dimensions=1536).name != a.name
 
 
 @pytest.mark.parametrize("fault", [

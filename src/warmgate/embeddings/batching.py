@@ -7,12 +7,16 @@ is busy, new calls queue up and the next run takes them all together ("natural" 
 no wait when the embedder is idle). `wait` (seconds, default 0) additionally lets a run that starts
 with less than a full batch linger for more calls. Identical texts within one run are embedded once.
 
-A failed run fails exactly the calls it carried, always with `EmbeddingUnavailable`.
+A failed run fails exactly the calls it carried, always with `EmbeddingUnavailable`. So does a
+call that finds `max_queue` texts already waiting (0: unbounded): under overload a request skips
+the semantic lookup at once instead of waiting for its timeout; callers that gave up (cancelled,
+e.g. by their timeout) leave the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +27,8 @@ from warmgate.embeddings.base import EmbeddingUnavailable
 
 if TYPE_CHECKING:
     from warmgate.embeddings.base import Matrix
+
+log = logging.getLogger("warmgate.embeddings")
 
 RunBatch = Callable[[list[str]], Awaitable["Matrix"]]
 
@@ -36,9 +42,12 @@ class _Call:
 
 
 class MicroBatcher:
-    def __init__(self, run: RunBatch, *, max_batch: int, max_concurrency: int = 1, wait: float = 0.0):
-        if max_batch < 1 or max_concurrency < 1 or wait < 0:
-            raise ValueError("max_batch and max_concurrency must be >= 1, wait >= 0")
+    def __init__(
+        self, run: RunBatch, *, max_batch: int, max_concurrency: int = 1, wait: float = 0.0, max_queue: int = 0
+    ):
+        if max_batch < 1 or max_concurrency < 1 or wait < 0 or max_queue < 0:
+            raise ValueError("max_batch and max_concurrency must be >= 1, wait and max_queue >= 0")
+        self._max_queue = max_queue
         self._run = run
         self._max_batch = max_batch
         self._max_concurrency = max_concurrency
@@ -48,6 +57,7 @@ class MicroBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.runs = 0  # model runs / upstream calls made (for tests and benchmarks)
+        self.shed = 0  # calls refused because the queue was full
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if self._closed:
@@ -57,6 +67,11 @@ class MicroBatcher:
             step = self._max_batch
             parts = await asyncio.gather(*(self.embed(items[i : i + step]) for i in range(0, len(items), step)))
             return np.concatenate(parts, axis=0)
+        if self._max_queue and self._queued_texts + len(items) > self._max_queue:
+            self._drop_abandoned()
+            if self._queued_texts + len(items) > self._max_queue:
+                self.shed += 1
+                raise EmbeddingUnavailable(f"{self._queued_texts} texts are waiting to be embedded")
         future: asyncio.Future[Matrix] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(items, future))
         self._queued_texts += len(items)
@@ -71,6 +86,8 @@ class MicroBatcher:
 
     def _run_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("embedding run failed", exc_info=exc)  # its callers got EmbeddingUnavailable
         if not self._closed:
             self._start_runs()  # a run that died of a bug leaves no queued caller behind
 
@@ -81,6 +98,11 @@ class MicroBatcher:
             batch = self._take()
             if batch:
                 await self._run_batch(batch)
+
+    def _drop_abandoned(self) -> None:
+        live = deque(c for c in self._queue if not c.future.done())
+        self._queued_texts = sum(len(c.texts) for c in live)
+        self._queue = live
 
     def _take(self) -> list[_Call]:
         batch: list[_Call] = []

@@ -1,7 +1,7 @@
 """The one place that builds an embedder from its configuration.
 
-onnxruntime, tokenizers and the model package (the `semantic` extra) are imported here and only
-when the offline embedder is configured (STYLE habit 1).
+onnxruntime, tokenizers, onnx and the model package (the `semantic` extra) are imported here and
+only when the offline embedder is configured (STYLE habit 1).
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def build_remote(cfg: RemoteEmbedderConfig, providers: Sequence[Provider] = ()) 
         cfg.model,
         api_key=api_key,
         dimensions=cfg.dimensions,
+        send_dimensions=cfg.send_dimensions,
         timeout=cfg.timeout,
         max_batch=cfg.max_batch,
         max_concurrency=cfg.max_concurrency,
         wait=cfg.batch_wait_ms / 1000.0,
+        max_queue=cfg.max_queue,
         headers=headers,
     )
 
@@ -115,12 +117,15 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     failures = _runtime_errors(ort)
     try:
+        if cfg.precision == "int8":
+            blob = _int8_encoder(path)
         session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
         model = MiniLM(
             session,
             tokenizer,
             input_names=[i.name for i in session.get_inputs()],
             max_tokens=cfg.max_tokens,
+            max_batch_tokens=cfg.max_batch_tokens,
         )
         dimensions = int(model(["warmgate"]).shape[1])
     except failures as exc:
@@ -128,12 +133,29 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     label = MODEL_NAME if cfg.model_path is None else "onnx"
     return OfflineEmbedder(
         model,
-        name=f"{label}@{digest[:12]}/mean/{cfg.max_tokens}",
+        name=f"{label}@{digest[:12]}/{cfg.precision}/mean/{cfg.max_tokens}",
         dimensions=dimensions,
         max_batch=cfg.max_batch,
         wait=cfg.batch_wait_ms / 1000.0,
+        max_queue=cfg.max_queue,
         failures=failures,
     )
+
+
+def _int8_encoder(path: Path) -> bytes:
+    """The fused graph with integer products (see `graph`), from the weights of the export at `path`."""
+    try:
+        from warmgate.embeddings.graph import build_encoder, read_weights
+    except ImportError as exc:
+        raise EmbedderSetupError(SEMANTIC_EXTRA_HINT + " (precision int8 needs onnx)") from exc
+    try:
+        weights = read_weights(path)
+    except (ValueError, OSError) as exc:  # onnx raises subclasses of these on a file it cannot parse
+        raise EmbedderSetupError(f"cannot read the weights of {path} for precision int8: {exc}") from exc
+    heads = 12 if weights.float["embeddings.LayerNorm.weight"].shape[0] == 384 else 0
+    if not heads:
+        raise EmbedderSetupError(f"{path}: precision int8 knows only all-MiniLM-L6-v2 (hidden size 384)")
+    return build_encoder(weights, heads=heads, int8=True)
 
 
 def _runtime_errors(ort: ModuleType) -> tuple[type[Exception], ...]:

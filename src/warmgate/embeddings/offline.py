@@ -52,7 +52,15 @@ class MiniLM:
     """The synchronous model: texts in, unit-norm float32 rows out. Not thread-safe by itself
     (`OfflineEmbedder` calls it from one thread)."""
 
-    def __init__(self, session: Session, tokenizer: Tokenizer, *, input_names: Sequence[str], max_tokens: int):
+    def __init__(
+        self,
+        session: Session,
+        tokenizer: Tokenizer,
+        *,
+        input_names: Sequence[str],
+        max_tokens: int,
+        max_batch_tokens: int = 512,
+    ):
         missing = {"input_ids", "attention_mask"} - set(input_names)
         if missing:
             raise ValueError(f"the model lacks the inputs {sorted(missing)}")
@@ -60,6 +68,7 @@ class MiniLM:
         self._tokenizer = tokenizer
         self._token_types = "token_type_ids" in input_names
         self.max_tokens = max_tokens
+        self.max_batch_tokens = max_batch_tokens
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, [CLS] ... [SEP], at most `max_tokens` of them."""
@@ -89,7 +98,7 @@ class MiniLM:
     def __call__(self, texts: Sequence[str]) -> Matrix:
         tokens = self.tokenize(texts)
         out: list[Matrix | None] = [None] * len(texts)
-        for group in _length_groups(tokens):
+        for group in _length_groups(tokens, self.max_batch_tokens):
             rows = self._run([tokens[i] for i in group])
             for i, row in zip(group, rows, strict=True):
                 out[i] = row
@@ -120,16 +129,17 @@ def utf8_safe(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _length_groups(tokens: list[list[int]]) -> list[list[int]]:
-    """Indices of texts of similar length, run together (padding a 10-token text to 200 would cost
-    as much as the 200-token one). A group grows while its longest text is at most 1.5x its
-    shortest + 8 tokens."""
+def _length_groups(tokens: list[list[int]], budget: int) -> list[list[int]]:
+    """Indices of texts run together: of similar length (padding a 10-token text to 200 would cost
+    as much as the 200-token one: a group grows while its longest text is at most 1.5x its shortest
+    + 8 tokens), and at most `budget` padded tokens per run (measured on this CPU: per-text cost
+    falls up to ~200-500 tokens per run and rises beyond, as the activations outgrow the caches)."""
     order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
     groups: list[list[int]] = []
     shortest = 0
     for i in order:
         n = len(tokens[i])
-        if not groups or n > shortest * 1.5 + 8:
+        if not groups or n > shortest * 1.5 + 8 or n * (len(groups[-1]) + 1) > budget:
             groups.append([])
             shortest = n
         groups[-1].append(i)
@@ -147,6 +157,7 @@ class OfflineEmbedder:
         dimensions: int,
         max_batch: int = 32,
         wait: float = 0.0,
+        max_queue: int = 0,
         failures: tuple[type[Exception], ...] = (RuntimeError,),
     ):
         self.name = name
@@ -154,7 +165,7 @@ class OfflineEmbedder:
         self.dimensions = dimensions
         self.model = model
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgate-embed")
-        self.batcher = MicroBatcher(self._run, max_batch=max_batch, max_concurrency=1, wait=wait)
+        self.batcher = MicroBatcher(self._run, max_batch=max_batch, max_concurrency=1, wait=wait, max_queue=max_queue)
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:

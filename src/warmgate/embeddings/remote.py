@@ -6,8 +6,10 @@ a body that is not the documented shape, non-finite or zero vectors, a width tha
 `EmbeddingUnavailable`, and so does any call that waits longer than `timeout` in total: the request
 then goes on without a semantic lookup. Rows are L2-normalised here (providers differ on that).
 
-`name` carries the URL's host and path, the model and the requested dimensions, so vectors of two
-different remote models never meet in one partition. The API key is sent as `Authorization: Bearer`
+`dimensions` is the width the model answers with (a reply of another width is unavailable too);
+`send_dimensions` asks for it in the request (text-embedding-3 models shorten their vectors).
+`name` carries the URL's host and path, the model and the width, so vectors of two different
+remote models never meet in one partition. The API key is sent as `Authorization: Bearer`
 and never appears in an exception message.
 """
 
@@ -36,11 +38,13 @@ class RemoteEmbedder:
         model: str,
         *,
         api_key: str | None = None,
-        dimensions: int | None = None,
+        dimensions: int,
+        send_dimensions: bool = False,
         timeout: float = 1.0,
         max_batch: int = 64,
         max_concurrency: int = 4,
         wait: float = 0.001,
+        max_queue: int = 0,
         headers: Mapping[str, str] | None = None,
     ):
         base_url = base_url.rstrip("/")
@@ -49,16 +53,19 @@ class RemoteEmbedder:
             raise ValueError("base_url must be an http:// or https:// URL")
         self._url = base_url + "/embeddings"
         self._model = model
-        self._request_dimensions = dimensions
-        self.dimensions = dimensions or 0  # learnt from the first reply when not configured
-        suffix = f"@{dimensions}" if dimensions else ""
-        self.name = f"remote:{parts.netloc}{parts.path}:{model}{suffix}"
+        if dimensions < 1:
+            raise ValueError("dimensions must be >= 1")
+        self._send_dimensions = send_dimensions
+        self.dimensions = dimensions
+        self.name = f"remote:{parts.netloc}{parts.path}:{model}@{dimensions}"
         self._timeout = timeout
         self._headers = {"content-type": "application/json", **(headers or {})}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
-        self.batcher = MicroBatcher(self._call, max_batch=max_batch, max_concurrency=max_concurrency, wait=wait)
+        self.batcher = MicroBatcher(
+            self._call, max_batch=max_batch, max_concurrency=max_concurrency, wait=wait, max_queue=max_queue
+        )
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -76,8 +83,8 @@ class RemoteEmbedder:
             "input": [t or " " for t in texts],
             "encoding_format": "float",
         }
-        if self._request_dimensions:
-            body["dimensions"] = self._request_dimensions
+        if self._send_dimensions:
+            body["dimensions"] = self.dimensions
         try:
             payload = orjson.dumps(body)
         except TypeError:  # a lone surrogate is not valid UTF-8: replace it
@@ -103,9 +110,7 @@ class RemoteEmbedder:
         if status != 200:
             raise EmbeddingUnavailable(f"{self.name}: HTTP {status}")
         matrix = self._parse(raw, len(texts))
-        if not self.dimensions:
-            self.dimensions = matrix.shape[1]
-        elif matrix.shape[1] != self.dimensions:
+        if matrix.shape[1] != self.dimensions:
             raise EmbeddingUnavailable(f"{self.name}: {matrix.shape[1]} dimensions, expected {self.dimensions}")
         return matrix
 

