@@ -52,7 +52,7 @@ class PgvectorIndexConfig(_Model):
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     ef_search: int = Field(default=64, ge=1, le=1000)
     ann_at: int = Field(
-        default=20_000, ge=1, description="a partition of this many rows is searched by the HNSW index, below exactly"
+        default=2048, ge=1, description="a partition of this many rows is searched by the HNSW index, below exactly"
     )
 
 

@@ -47,7 +47,7 @@ class PgVectorIndex:
 
     def __init__(self, dsn: str, dimensions: int, *, table: str = "warmgate_vectors", timeout: float = 0.25,
                  connect_timeout: float = 2.0, pool_size: int = 4, hnsw_m: int = 16,
-                 hnsw_ef_construction: int = 64, ef_search: int = 64, ann_at: int = 20_000) -> None:
+                 hnsw_ef_construction: int = 64, ef_search: int = 64, ann_at: int = 2048) -> None:
         if not table.replace("_", "").isalnum():
             raise ValueError(f"bad table name {table!r}")
         self.dimensions = dimensions
