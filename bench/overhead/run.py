@@ -111,6 +111,7 @@ providers:
       - {{name: a1, api_key: {key}}}
 models:
   {model}: sim
+observability: {{access_log: {{enabled: "${{WG_ACCESS_LOG:-false}}", path: "${{WG_ACCESS_LOG_PATH:--}}"}}}}
 """
 
 

@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 
 from warmgate.config import Config
+from warmgate.observe.stats import render_text
 from warmgate.server.run import running
 from warmgate.sim import SimConfig
 from warmgate.sim import serve as serve_sim
@@ -39,6 +40,12 @@ def demo_config(sim_url: str) -> Config:
             "models": {"gpt-sim": "openai", "claude-sim": "anthropic", "embed-sim": "openai"},
             "routing": {"strategy": "affinity"},
             "cache": {"enabled": True, "ttl": 600},
+            # the simulated models are priced like real ones, so the accounting shows something
+            "prices": {
+                "gpt-sim": {"input": 2.5, "cached_input": 1.25, "output": 10},
+                "claude-sim": {"input": 3, "cached_input": 0.3, "cache_write": 3.75, "cache_write_1h": 6, "output": 15},
+                "embed-sim": {"input": 0.02},
+            },
         }
     )
 
@@ -117,7 +124,10 @@ async def _demo(requests: int) -> int:
             rows.append(await _send(session, gw.url, n, label, path, body))
         async with session.get(sim.url + "/sim/stats") as resp:
             stats = await resp.json()
+        accounting = render_text(gw.app.stats())
     _print_report(rows, stats)
+    print("\nthe gateway's own accounting (`warmgate stats`; gpt-sim priced as gpt-4o, claude-sim as Claude Sonnet):\n")
+    print(accounting, end="")
     return 0 if all(r.status == 200 for r in rows) else 1
 
 

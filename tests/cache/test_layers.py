@@ -39,7 +39,8 @@ def test_all_models_assignment_and_specific_model() -> None:
 def test_semantic_only_configuration_turns_the_exact_cache_off() -> None:
     sem = Assigned("sem-only", 60.0, False, 0.9)
     p = effective(CFG, "m", NO_DIRECTIVE, "t", layers(m=sem).layer("gw", "m"))
-    assert p.enabled and not p.lookup and not p.store and p.semantic_threshold == 0.9
+    assert p.enabled and not p.exact and p.semantic_threshold == 0.9
+    assert p.lookup and p.store  # what the request and configuration allow, for the semantic cache
     off = effective(CFG, "m", CacheDirective(enabled=False), "t", layers(m=sem).layer("gw", "m"))
     assert off.semantic_threshold is None  # a request that turns caching off turns it all off
 

@@ -239,3 +239,34 @@ def test_answer_now_serves_gateway_paths(gw: Gateway) -> None:
     unknown = request("POST", gw.url + "/g/nowhere/v1/messages", json=body, headers=headers)
     assert unknown.status == 404 and unknown.json()["type"] == "error"  # Anthropic-shaped
     assert admin(gw.url, "POST", "/admin/cache-configs/fast-path/detach", {"gateway": "support"}).status == 200
+
+
+def test_cache_control_policy_reaches_requests(gw: Gateway, sdk: Clients) -> None:
+    """A configuration that does not honour client no-cache / no-store: those headers change nothing."""
+    body = {**exact("ignore-client"), "cache_control": {"no_cache": False, "no_store": False}}
+    assert admin(gw.url, "POST", "/admin/cache-configs", body).status == 201
+    assert admin(gw.url, "POST", "/admin/cache-configs/ignore-client/assign",
+                 {"gateway": "support", "models": ["gpt-sim"]}).status == 200
+    client = openai.OpenAI(api_key=TENANT, base_url=gw.url + "/g/support/v1", max_retries=0, timeout=20,
+                           default_headers={"x-cache-control": "no-store"})
+    sdk.opened.append(client)
+    assert chat(client, "stored despite no-store")[0] == "MISS"
+    assert chat(client, "stored despite no-store")[0] == "HIT"
+    assert admin(gw.url, "PATCH", "/admin/cache-configs/ignore-client",
+                 {"cache_control": {"no_store": True}}).status == 200
+    assert chat(client, "not stored now")[0] == "MISS"  # looked up, not stored
+    assert chat(client, "not stored now")[0] == "MISS"
+    assert admin(gw.url, "POST", "/admin/cache-configs/ignore-client/detach", {"gateway": "support"}).status == 200
+
+
+def test_semantic_only_configuration_skips_the_exact_cache(gw: Gateway, sdk: Clients) -> None:
+    body = {"name": "semantic-only", "types": ["semantic"], "semantic_threshold": 0.95, "ttl": 600}
+    assert admin(gw.url, "POST", "/admin/cache-configs", body).status == 201
+    assert admin(gw.url, "POST", "/admin/cache-configs/semantic-only/assign",
+                 {"gateway": "support", "models": ["gpt-sim"]}).status == 200
+    eff = admin(gw.url, "GET", "/admin/effective?gateway=support&model=gpt-sim").json()
+    assert (eff["enabled"], eff["exact"], eff["semantic_threshold"]) == (True, False, 0.95)
+    client = openai.OpenAI(api_key=TENANT, base_url=gw.url + "/g/support/v1", max_retries=0, timeout=20)
+    sdk.opened.append(client)
+    assert [chat(client, "semantic only")[0] for _ in range(2)] == ["BYPASS", "BYPASS"]
+    assert admin(gw.url, "POST", "/admin/cache-configs/semantic-only/detach", {"gateway": "support"}).status == 200

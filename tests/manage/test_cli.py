@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import NamedTuple
 
-from tests.conftest import GatewayFactory
+import pytest
+
 from tests.manage.helpers import ADMIN, gateway_config
-from tests.servers import Sim
+from tests.servers import Gateway, Sim
+from warmgate.cli import main
 
 
-def warmgate(url: str, *args: str, key: str | None = ADMIN) -> subprocess.CompletedProcess[str]:
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def warmgate(url: str, *args: str, key: str | None = ADMIN) -> Ran:
+    """The CLI in-process (`warmgate.cli.main`), talking HTTP to the real gateway."""
+    options = ["--url", url, *(["--admin-key", key] if key is not None else [])]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, *options])
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def gw(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    g = Gateway(tmp_path_factory.mktemp("cli"), gateway_config(sim.url))
+    yield g
+    g.stop()
+
+
+def test_entry_point(gw: Gateway) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("WARMGATE_URL", "WARMGATE_ADMIN_KEY")}
-    env["WARMGATE_URL"] = url
-    if key is not None:
-        env["WARMGATE_ADMIN_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "warmgate", *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    done = subprocess.run([sys.executable, "-m", "warmgate", "cache-config", "list"], capture_output=True, text=True,
+                          env={**env, "WARMGATE_URL": gw.url, "WARMGATE_ADMIN_KEY": ADMIN}, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("NAME"), done.stderr
 
 
-def test_cache_config_commands(sim: Sim, gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(gateway_config(sim.url))
+def test_cache_config_commands(gw: Gateway) -> None:
     made = warmgate(gw.url, "cache-config", "create", "cli-config", "--ttl", "300", "--types", "exact,semantic",
                     "--threshold", "0.92", "--description", "from the CLI", "--ignore", "no-store")
     assert made.returncode == 0, made.stderr
@@ -32,6 +57,10 @@ def test_cache_config_commands(sim: Sim, gateway_factory: GatewayFactory) -> Non
     assert header.split()[:4] == ["NAME", "TYPES", "TTL", "THRESHOLD"] and set(rule) <= {"-", " "}
     assert row.split()[:4] == ["cli-config", "exact+semantic", "300", "0.92"]
     assert "support: gpt-sim" in row and "not no-store" in row
+    view = warmgate(gw.url, "cache-config", "gateways", "support").stdout.splitlines()
+    assert view[0].split() == ["GATEWAY", "PATH", "FROM", "CONFIGURATION", "TYPES", "TTL", "THRESHOLD", "MODELS"]
+    assert view[2].split() == ["support", "/g/support/v1", "config", "cli-config", "exact+semantic", "300", "0.92",
+                               "gpt-sim"]
     edited = warmgate(gw.url, "cache-config", "edit", "cli-config", "--ttl", "45")
     assert edited.returncode == 0 and " 45 " in edited.stdout
     eff = warmgate(gw.url, "config", "effective", "--gateway", "support", "--model", "gpt-sim")

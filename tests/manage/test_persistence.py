@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def cache_status(client: openai.OpenAI, text: str) -> str:
     return raw.headers.get("x-warmgate-cache", "")
 
 
-def test_restart_keeps_configurations(sim: Sim, tmp_path: Path) -> None:
+def test_restart_and_crash_keep_configurations(sim: Sim, tmp_path: Path) -> None:
     cfg = gateway_config(sim.url)
     first = Gateway(tmp_path, cfg)
     try:
@@ -39,6 +40,7 @@ def test_restart_keeps_configurations(sim: Sim, tmp_path: Path) -> None:
         assert admin(first.url, "POST", "/admin/cache-configs/survives-restart/assign",
                      {"gateway": "support", "models": ["gpt-sim"]}).status == 200
         assert admin(first.url, "POST", "/admin/gateways", {"name": "made-at-runtime"}).status == 201
+        first.kill()  # SIGKILL right after the acknowledgement: nothing acknowledged may be lost
     finally:
         first.stop()
     assert (tmp_path / "warmgate-admin.sqlite3").exists()  # beside the configuration file
@@ -85,3 +87,13 @@ def test_two_instances_share_redis(
     # both instances' audit trails are the one trail
     actions = [r["action"] for r in admin(a.url, "GET", "/admin/audit").json()["data"]]
     assert actions[:3] == ["detach", "edit", "create"]
+    # two conflicting assignments at the same moment on two instances: exactly one wins
+    assert admin(a.url, "POST", "/admin/cache-configs", exact("race-one")).status == 201
+    assert admin(b.url, "POST", "/admin/cache-configs", exact("race-two")).status == 201
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(
+            lambda pair: admin(pair[0], "POST", f"/admin/cache-configs/{pair[1]}/assign",
+                               {"gateway": "support", "models": ["claude-sim"]}).status,
+            [(a.url, "race-one"), (b.url, "race-two")],
+        ))
+    assert statuses == [200, 409]

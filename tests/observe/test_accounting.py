@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from warmgate.accounting.cost import hit_costs, miss_costs, prompt_cache_saving, usage_cost
+from warmgate.accounting.cost import latency_saved, prompt_cache_saving, usage_cost
 from warmgate.accounting.prices import Price, PriceTable, load_prices, price_of
 from warmgate.cache.entry import CachedAnswer, decode, encode
 from warmgate.config import parse_config
@@ -36,11 +36,9 @@ def test_openai_chat_with_prompt_cache_read() -> None:
     usage = read_usage("chat.completions", body)
     assert usage == Usage(2000, 1536, 0, 100)
     # 464 x 2.50 = 1160; 1536 x 1.25 = 1920; 100 x 10 = 1000 -> $4080 per million
-    costs = miss_costs(GPT_4O, usage)
-    assert close(costs.cost, 0.00408)
+    assert close(usage_cost(GPT_4O, usage), 0.00408)
     # 1536 x (2.50 - 1.25) = 1920 per million
-    assert close(costs.saved_prompt_cache, 0.00192)
-    assert costs.saved_cache == 0.0 and costs.latency_saved == 0.0
+    assert close(prompt_cache_saving(GPT_4O, usage), 0.00192)
 
 
 def test_openai_responses_usage_shape() -> None:
@@ -67,10 +65,9 @@ def test_anthropic_cache_read_and_writes_5m_and_1h() -> None:
     usage = read_usage("messages", body)
     assert usage == Usage(prompt=3050, cached=1000, cache_write=2000, completion=200, cache_write_1h=500)
     # 50 x 3 = 150; 1000 x 0.30 = 300; 1500 x 3.75 = 5625; 500 x 6 = 3000; 200 x 15 = 3000 -> 12075
-    costs = miss_costs(SONNET, usage)
-    assert close(costs.cost, 0.012075)
+    assert close(usage_cost(SONNET, usage), 0.012075)
     # 1000 x (3 - 0.30) = 2700
-    assert close(costs.saved_prompt_cache, 0.0027)
+    assert close(prompt_cache_saving(SONNET, usage), 0.0027)
 
 
 def test_streamed_openai_chat_usage_chunk() -> None:
@@ -104,14 +101,9 @@ def test_streamed_responses_completed_event() -> None:
     assert close(usage_cost(GPT_4O, read_stream_usage("responses", events)), 0.00544)
 
 
-def test_hit_saves_the_original_cost_and_latency() -> None:
-    original = Usage(2000, 1536, 0, 100)
-    costs = hit_costs(GPT_4O, original, original_upstream_s=0.8, hit_s=0.0002)
-    assert costs.cost == 0.0
-    assert close(costs.saved_cache, 0.00408)
-    assert costs.saved_prompt_cache == 0.0
-    assert close(costs.latency_saved, 0.7998)
-    assert hit_costs(None, original, 0.1, 0.5) == (0.0, 0.0, 0.0, 0.0)  # unknown model, slower hit: no saving
+def test_latency_saved_by_a_hit() -> None:
+    assert close(latency_saved(0.8, 0.0002), 0.7998)
+    assert latency_saved(0.1, 0.5) == 0.0  # a hit slower than the original saved nothing
 
 
 def test_packaged_table_and_matching() -> None:

@@ -29,6 +29,7 @@ async def test_dashboard_renders_the_gateways_numbers(gateway_factory: GatewayFa
                       sim_provider(clean_sim.url, name="anthropic", api="anthropic", keys=("sk-br-3",))],
         "models": {"gpt-4o-mini": "openai", "claude-haiku-4-5": "anthropic"},
         "cache": {"enabled": True},
+        "gateways": {"support": {"models": ["gpt-4o-mini"], "cache": {"enabled": True}}},
         "observability": {"interval": 1},
     })
     oa, an = sdk.openai(gw.url, "sk-team-a"), sdk.anthropic(gw.url, "sk-team-b")
@@ -37,8 +38,11 @@ async def test_dashboard_renders_the_gateways_numbers(gateway_factory: GatewayFa
             oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"question {i}"}])
     for q in ("x", "y", "x"):
         an.messages.create(model="claude-haiku-4-5", max_tokens=32, messages=[{"role": "user", "content": q}])
+    support = sdk.openai(gw.url + "/g/support", "sk-team-a")
+    for _ in range(2):  # a miss and a hit through the named gateway
+        support.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "support question"}])
     stats = request("GET", gw.url + "/admin/stats", headers={"authorization": f"Bearer {ADMIN}"}).ok().json()
-    assert stats["totals"]["requests"] == 15
+    assert stats["totals"]["requests"] == 17
 
     browser = Browser(binary)
     try:
@@ -63,6 +67,7 @@ async def test_dashboard_renders_the_gateways_numbers(gateway_factory: GatewayFa
                 .filter(g => Number(g.dataset.points) > 0).map(g => g.dataset.series),
               models: bars("models"),
               tenants: bars("tenants"),
+              gateways: bars("gateways"),
               accounts: bars("accounts").map(b => b[0]),
               health: [...document.querySelectorAll("#health .pill")].map(p => p.textContent),
             };
@@ -73,13 +78,14 @@ async def test_dashboard_renders_the_gateways_numbers(gateway_factory: GatewayFa
         await browser.close()
 
     t = stats["totals"]
-    assert seen["requests"] == "15"
-    assert t["hit_rate"] == 7 / 15 and seen["hitRate"] == t["hit_rate"] and seen["hitRateKpi"] == "46.7 %"
+    assert seen["requests"] == "17"
+    assert t["hit_rate"] == 8 / 17 and seen["hitRate"] == t["hit_rate"] and seen["hitRateKpi"] == "47.1 %"
     assert seen["hitPoints"] >= 1
     assert seen["savedCache"] == t["saved_cache"] > 0 and seen["tokensSaved"] == t["tokens_saved"] > 0
     assert {"cache hit", "miss (through the gateway)"} <= set(seen["latencyLines"])
-    assert seen["models"] == [["gpt-4o-mini", 12], ["claude-haiku-4-5", 3]]
-    assert seen["tenants"] == [["team-a", 12], ["team-b", 3]]
+    assert seen["models"] == [["gpt-4o-mini", 14], ["claude-haiku-4-5", 3]]
+    assert seen["tenants"] == [["team-a", 14], ["team-b", 3]]
+    assert seen["gateways"] == [["default", 15], ["support", 2]]
     assert sorted(seen["accounts"]) == ["anthropic/acct-1", "openai/acct-1", "openai/acct-2"]
     assert seen["health"][0].startswith("store memory: closed")
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import Clients
+from tests.conftest import Clients, GatewayFactory
 from tests.http import request
 from tests.servers import Gateway, Sim, sim_provider
 from warmgate.accounting.cost import prompt_cache_saving, usage_cost
@@ -34,7 +34,7 @@ def observed_config(sim_url: str, log_path: Path) -> dict[str, Any]:
             sim_provider(sim_url, name="openai", keys=("sk-obs-oa-1", "sk-obs-oa-2")),
             sim_provider(sim_url, name="anthropic", api="anthropic", keys=("sk-obs-an-1",)),
         ],
-        "models": {"gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic"},
+        "models": {"gpt-4o-mini": "openai", "claude-sonnet-4-5": "anthropic", "text-embedding-3-small": "openai"},
         "routing": {"strategy": "affinity"},
         "cache": {"enabled": True, "ttl": 600},
         "observability": {"interval": 1, "access_log": {"enabled": True, "path": str(log_path)}},
@@ -190,6 +190,20 @@ def test_workload_moves_metrics_stats_and_access_log(observed: tuple[Gateway, Pa
     assert "rule1:" not in raw and '"q0"' not in raw  # no prompt (debug_bodies is off)
 
 
+def test_embeddings_are_costed_too(observed: tuple[Gateway, Path], clean_sim: Sim, sdk: Clients) -> None:
+    gw, _ = observed
+    before = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    client = sdk.openai(gw.url)
+    first = client.embeddings.create(model="text-embedding-3-small", input=["warm caches save money"])
+    client.embeddings.create(model="text-embedding-3-small", input=["warm caches save money"])
+    # $0.02 per million input tokens
+    cost = first.usage.prompt_tokens * 0.02 / 1e6
+    after = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    assert first.usage.prompt_tokens > 0
+    assert math.isclose(after["cost"] - before["cost"], cost, rel_tol=1e-6)
+    assert math.isclose(after["saved_cache"] - before["saved_cache"], cost, rel_tol=1e-6)
+
+
 def test_stats_cli_and_admin_auth(observed: tuple[Gateway, Path], clean_sim: Sim, sdk: Clients) -> None:
     gw, _ = observed
     sdk.openai(gw.url).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "cli"}])
@@ -221,3 +235,31 @@ def test_stats_cli_and_admin_auth(observed: tuple[Gateway, Path], clean_sim: Sim
     assert request("GET", gw.url + "/admin/stats", headers={"cookie": cookie}).ok().json()["totals"]["requests"] >= 1
     assert request("GET", gw.url + "/admin/stats", headers={"cookie": "warmgate_admin=forged"}).status == 401
     assert b"svg" in request("GET", gw.url + "/dashboard/app.js").ok().body
+
+
+def test_a_stale_entrys_background_refresh_is_costed(gateway_factory: GatewayFactory, tmp_path: Path,
+                                                     clean_sim: Sim, sdk: Clients) -> None:
+    config = observed_config(clean_sim.url, tmp_path / "access.log")
+    config["cache"] = {"enabled": True, "ttl": 600, "stale": 30}
+    gw = gateway_factory(config)
+    client = sdk.openai(gw.url)
+    ttl = {"cf-aig-cache-ttl": "1000"}
+    first = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "refresh me"}], extra_headers=ttl)
+    one_call = usage_cost(PRICES.get("gpt-4o-mini"), chat_usage(first.parse()))  # type: ignore[arg-type]
+    time.sleep(1.2)
+    stale = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "refresh me"}], extra_headers=ttl)
+    assert stale.headers["x-warmgate-cache"] == "STALE"
+    deadline = time.monotonic() + 10
+    while sum(clean_sim.requests_by_key().values()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    totals = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    for _ in range(100):  # the refresh's reply is accounted for right after the simulator answered it
+        if totals["cost"] > one_call * 1.5:
+            break
+        time.sleep(0.05)
+        totals = admin_get(gw, "/admin/stats").ok().json()["totals"]
+    assert totals["by_cache"] == {"miss": 1, "stale": 1}  # the refresh is no request
+    assert math.isclose(totals["cost"], 2 * one_call, rel_tol=1e-9)  # the refresh's call is
+    assert math.isclose(totals["saved_cache"], one_call, rel_tol=1e-9)

@@ -13,8 +13,6 @@ so OpenAI's `prompt_tokens` and Anthropic's `input_tokens + cache_read + cache_c
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from warmgate.accounting.prices import Price
 from warmgate.dialects.usage import Usage
 
@@ -39,25 +37,7 @@ def prompt_cache_saving(price: Price, usage: Usage) -> float:
     return usage.cached * (price.input - price.cached_input) / _M
 
 
-class Costs(NamedTuple):
-    cost: float  # dollars the provider bills for this request
-    saved_cache: float  # dollars not spent because the gateway answered from its cache
-    saved_prompt_cache: float  # dollars the provider's prompt cache took off this request
-    latency_saved: float  # seconds the client did not wait thanks to the gateway cache
-
-
-NOTHING = Costs(0.0, 0.0, 0.0, 0.0)
-
-
-def miss_costs(price: Price | None, usage: Usage | None) -> Costs:
-    """A request the provider answered."""
-    if price is None or usage is None:
-        return NOTHING
-    return Costs(usage_cost(price, usage), 0.0, prompt_cache_saving(price, usage), 0.0)
-
-
-def hit_costs(price: Price | None, original: Usage, original_upstream_s: float, hit_s: float) -> Costs:
-    """A request the gateway answered from its cache: the original call's cost (including its own
-    prompt-cache discount) is saved whole."""
-    saved = usage_cost(price, original) if price is not None else 0.0
-    return Costs(0.0, saved, 0.0, max(0.0, original_upstream_s - hit_s))
+def latency_saved(original_upstream_s: float, hit_s: float) -> float:
+    """Seconds a cache hit spared: the original's upstream latency minus the hit's own (never < 0)."""
+    saved = original_upstream_s - hit_s
+    return saved if saved > 0.0 else 0.0

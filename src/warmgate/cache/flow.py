@@ -79,6 +79,9 @@ class CacheFlow:
         self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Told of each provider call the cache makes on its own (a stale entry's refresh), so it is
+        # accounted for (`observe.recorder.Observer.background_call`).
+        self.on_background_call: Callable[[Request, Reply], None] | None = None
 
     def swap_layers(self, layers: Layers) -> None:
         """Use `layers` from the next request on (a caching configuration or gateway changed);
@@ -108,8 +111,8 @@ class CacheFlow:
                     self._plain[memo] = policy
             else:
                 policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
-            key = None
-            if policy.enabled:
+            key = None  # no exact key: caching is off, or the exact cache is (`policy.exact`, semantic-only)
+            if policy.enabled and policy.exact:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
             prep = req.cache_prep = Prepared(body, policy, key, directive)
@@ -117,7 +120,7 @@ class CacheFlow:
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
         """A fresh hit answered without I/O (memory store), or None: the request then goes the
-        async way (`handle`), which knows that a plain miss needs no second lookup."""
+        async way (`handle`), which then looks again only without I/O."""
         if self.cache.now is None:
             return None
         prep = self.prepare(req, model, resolved_model)
@@ -140,11 +143,13 @@ class CacheFlow:
         labels = (req.tenant, model)
         if not policy.enabled or key is None:
             return self._tag(await forward(body), "bypass", labels)
-        if policy.lookup and not prep.missed:
-            found = await self.cache.lookup(key, policy)
+        if policy.lookup:
+            # After a miss in `answer_now`, look again without I/O: an identical request's leader may
+            # have stored its answer between that lookup and this task's start (no second call then).
+            found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale":
-                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot)
+                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model)
                 return self._hit(req, found, key, labels, policy)
         plan = None
         if self.semantic is not None:
@@ -251,6 +256,7 @@ class CacheFlow:
                     parsed = None
             if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                 answer = self._answer(endpoint, reply.status, parsed, None, started, reply.body, reply.usage)
+                reply.usage = answer.usage  # read here for endpoints the router does not read (embeddings)
         if leader:
             self.flights.finish(key, answer)
         if answer is not None:
@@ -297,7 +303,8 @@ class CacheFlow:
         self._spawn(save())
 
     def _refresh(
-        self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int
+        self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int,
+        req: Request | None = None, upstream_model: str | None = None,
     ) -> None:
         """One background request refreshes a stale entry (never two for the same key)."""
         if key in self._refreshing:
@@ -312,6 +319,9 @@ class CacheFlow:
                 if reply.stream is not None:
                     await reply.stream.aclose()
                     return
+                if req is not None and self.on_background_call is not None:
+                    reply.model = upstream_model
+                    self.on_background_call(req, reply)
                 parsed = orjson.loads(reply.body) if reply.body else None
                 if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                     answer = self._answer(endpoint, reply.status, parsed, None, started)

@@ -28,7 +28,8 @@ Layers (gateways and caching configurations). The configuration side of the tabl
 A `Layer` carries the merged `enabled`, `ttl`, `stale`, `bucket_size`, `namespace`, plus what a
 caching configuration adds:
 - `exact`: False when the assigned configuration has no `exact` type: the exact cache neither looks
-  up nor stores (the policy's `lookup` and `store` are False; `enabled` keeps its value).
+  up nor stores (`CachePolicy.exact` False: the flow computes no exact key). `enabled`, `lookup` and
+  `store` keep saying what the request and configuration allow, for the semantic cache.
 - `semantic_threshold`: the similarity (0.0-1.0) at or above which the semantic cache may answer;
   None = no semantic caching for this (gateway, model). Copied unchanged into
   `CachePolicy.semantic_threshold`, which is what the semantic cache reads.
@@ -71,6 +72,7 @@ class CachePolicy(NamedTuple):
     custom_key: str | None
     max_entry_age: float | None = None
     semantic_threshold: float | None = None  # None: no semantic caching (see the module docstring)
+    exact: bool = True  # False: the exact cache is off for this request (a semantic-only configuration)
 
 
 class Layer(NamedTuple):
@@ -136,11 +138,10 @@ def effective(
 
     namespace = r.namespace if r.namespace is not None else layer.namespace
     bucket_size = r.bucket_size if r.bucket_size is not None else layer.bucket_size
-    exact = enabled and layer.exact
     return CachePolicy(
         enabled,  # enabled
-        exact and lookup_ok,  # lookup
-        exact and store_ok and ttl > 0,  # store
+        enabled and lookup_ok,  # lookup
+        enabled and store_ok and ttl > 0,  # store
         ttl,
         stale,
         bucket_size,
@@ -149,4 +150,5 @@ def effective(
         r.key,  # custom_key
         r.max_entry_age,
         layer.semantic_threshold if enabled else None,
+        layer.exact,
     )

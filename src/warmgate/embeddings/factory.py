@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from warmgate.embeddings.base import EmbeddingUnavailable
 from warmgate.embeddings.config import OfflineEmbedderConfig, RemoteEmbedderConfig
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     # A server shares its cores: idle intra-op threads sleep instead of spinning.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     failures = _runtime_errors(ort)
+    setup_failures: tuple[type[Exception], ...] = (*failures, EmbeddingUnavailable)  # the last: the probe's output has the wrong shape
     try:
         if cfg.precision == "int8":
             blob = _int8_encoder(path)
@@ -128,7 +130,7 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
             max_batch_tokens=cfg.max_batch_tokens,
         )
         dimensions = int(model(["warmgate"]).shape[1])
-    except failures as exc:
+    except setup_failures as exc:
         raise EmbedderSetupError(f"cannot load the embedding model {path}: {exc}") from exc
     label = MODEL_NAME if cfg.model_path is None else "onnx"
     return OfflineEmbedder(

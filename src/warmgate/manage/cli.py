@@ -1,4 +1,4 @@
-"""`warmgate cache-config list|create|edit|delete|assign|detach` and `warmgate config effective`:
+"""`warmgate cache-config list|create|edit|delete|assign|detach|gateways` and `warmgate config effective`:
 thin clients of the management API that print readable tables.
 
 The gateway's URL and admin key come from `--url` / `--admin-key`, else from the environment
@@ -58,6 +58,10 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--gateway", "-g", required=True)
         p.add_argument("--model", "-m", action="append", help="a model (repeatable); none = every model of the gateway")
 
+    gws = ops.add_parser("gateways", help="the gateways and the configurations assigned to each")
+    _client_options(gws)
+    gws.add_argument("name", nargs="?", help="one gateway (default: all)")
+
     cfg = sub.add_parser("config", help="inspect the settings of a running gateway")
     cops = cfg.add_subparsers(dest="op", required=True)
     eff = cops.add_parser("effective", help="the merged cache settings for a gateway and model")
@@ -116,6 +120,11 @@ def _cache_config(args: argparse.Namespace) -> int:
     if args.op == "list":
         out = _call(args, "GET", base)
         _print(args, out, lambda: _configs_table(out["data"]))
+        return 0
+    if args.op == "gateways":
+        out = _call(args, "GET", "/admin/gateways" + (f"/{quote(args.name, safe='')}" if args.name else ""))
+        views = [out] if args.name else out["data"]
+        _print(args, out, lambda: _gateways_table(views))
         return 0
     path = f"{base}/{quote(args.name, safe='')}"
     if args.op == "create":
@@ -183,6 +192,22 @@ def _configs_table(configs: list[dict[str, Any]]) -> str:
             "all" if not ignored else "not " + ",".join(ignored), where or "-", c["description"],
         ])
     return table(["NAME", "TYPES", "TTL", "THRESHOLD", "CLIENT CONTROLS", "ASSIGNED TO", "DESCRIPTION"], rows)
+
+
+def _gateways_table(views: list[dict[str, Any]]) -> str:
+    rows = []
+    for g in views:
+        first = [g["name"], g["path"], g["source"]]
+        if not g["configurations"]:
+            rows.append([*first, "-", "", "", "", ""])
+        for c in g["configurations"]:
+            rows.append([
+                *first, c["name"], "+".join(c["types"]), str(c["ttl"]),
+                "-" if c["semantic_threshold"] is None else f"{c['semantic_threshold']:g}",
+                "all models" if c["models"] == "all" else ", ".join(c["models"]),
+            ])
+            first = ["", "", ""]
+    return table(["GATEWAY", "PATH", "FROM", "CONFIGURATION", "TYPES", "TTL", "THRESHOLD", "MODELS"], rows)
 
 
 def _effective_table(e: dict[str, Any]) -> str:

@@ -90,7 +90,9 @@ class GatewayDef(_Model):
 
 class AssignBody(_Model):
     gateway: str = Field(max_length=50)
-    models: tuple[str, ...] | None = Field(default=None, description="None or omitted: every model of the gateway")
+    models: tuple[str, ...] | None = Field(
+        default=None, min_length=1, description="null or omitted: every model of the gateway"
+    )
 
 
 def parse(model: type[Any], data: Any) -> Any:
@@ -216,8 +218,6 @@ class State:
                 )
             held = {ALL_MODELS: name}
         else:
-            if not models:
-                raise Invalid("models is empty (omit it to assign every model of the gateway)")
             for model in models:
                 if not directory.serves(gateway, model):
                     raise Invalid(f"gateway {gateway!r} does not serve model {model!r}")

@@ -59,6 +59,7 @@ class Management:
         self._on_swap = on_swap
         self._clock = clock
         self._poller: asyncio.Task[None] | None = None
+        self._installs = 0  # how many snapshots were installed (orders reads against writes)
         self.snapshot = self._build(0, State())
         on_swap(self.snapshot)
 
@@ -67,8 +68,7 @@ class Management:
         return Snapshot(version, state, directory, build_layers(self.config, state, directory, version))
 
     def _install(self, version: int, state: State) -> None:
-        if version < self.snapshot.version:
-            return  # an older read finished after a newer one
+        self._installs += 1
         self.snapshot = self._build(version, state)
         self._on_swap(self.snapshot)
 
@@ -83,8 +83,13 @@ class Management:
         self._poller = asyncio.ensure_future(self._poll())
 
     async def reload(self) -> None:
+        """Install the stored state if it differs. A read that something else overtook (a change
+        installed while it was in flight) installs only a newer version, so it never undoes an edit;
+        a lower version read later means the store was reset, and is installed."""
+        seen = self._installs
         version, doc = await self.store.read()
-        if version != self.snapshot.version:
+        current = self.snapshot.version
+        if version > current or (version != current and self._installs == seen):
             self._install(version, _decode(doc))
 
     async def _poll(self) -> None:

@@ -1,17 +1,20 @@
 """Per-request accounting: one `done` call per request feeds the Prometheus metrics, the
-dashboard's time series and totals, and the access log.
+dashboard's time series and top lists, and the access log.
 
-Cheap on the hot path (a cache hit is tens of microseconds): the price of a model is one dict read
-(`PriceTable` remembers its matches), the label tuples of a (tenant, model) pair are built once, and
-the access log line is buffered (`AccessLog`).
+Cheap on the hot path (a cache hit costs tens of microseconds in all): a request adds to plain
+float lists in a `Cell` per (tenant, model) and in the current time-series point; the Prometheus
+counters are filled from the cells only when scraped (`collect`). The price of a model is one dict
+read (`PriceTable` remembers its matches), and the access log line is buffered (`AccessLog`).
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from typing import Any
 
-from warmgate.accounting.cost import Costs, hit_costs, miss_costs
+from warmgate.accounting.cost import latency_saved as saved_latency
+from warmgate.accounting.cost import prompt_cache_saving, usage_cost
 from warmgate.accounting.prices import PriceTable
 from warmgate.dialects.usage import Usage
 from warmgate.exchange import Reply, Request
@@ -20,130 +23,171 @@ from warmgate.observe import series as S
 from warmgate.observe.access_log import AccessLog
 from warmgate.observe.labels import BoundedLabel
 
-GATEWAY = "default"  # the gateway label until named gateways exist
-_CACHE_FIELD = {"hit": S.HIT, "stale": S.STALE, "miss": S.MISS, "bypass": S.BYPASS, None: S.NONE}
-_KIND_FIELD = {"exact": S.EXACT, "coalesced": S.COALESCED, "semantic": S.SEMANTIC}
-_NO_USAGE = Usage()
+GATEWAY = "default"  # the gateway of /v1/... (named gateways are served at /g/<name>/v1/...)
+
+CACHE_RESULTS = ("hit", "stale", "miss", "bypass", "none")
+_CACHE_INDEX: dict[str | None, int] = {"hit": 0, "stale": 1, "miss": 2, "bypass": 3, None: 4}
+HIT_KINDS = ("exact", "coalesced", "semantic")
+_KIND_INDEX = {"exact": 0, "coalesced": 1, "semantic": 2}
+_SAVINGS_MEMO = 4096
+
+# Fields of a cell's list: requests by cache result (0-4), hits by kind (5-7), then:
+_HIT0 = 5
+TOKENS_PROMPT, TOKENS_COMPLETION, SAVED_CACHE, SAVED_PROMPT_CACHE, LATENCY_SAVED, COST = range(8, 14)
+_CELL_SIZE = 14
 
 
-class Totals:
-    """Cumulative figures per tenant and per model, for the dashboard's top lists."""
+class Cell:
+    """Everything counted for one (tenant, gateway, model); `latency` is the gateway's latency
+    histogram series, one per cache result."""
 
-    __slots__ = ("cost", "hits", "requests", "saved", "tokens_saved")
+    __slots__ = ("cost_by_account", "gateway", "latency", "model", "tenant", "v")
 
-    def __init__(self) -> None:
-        self.requests = 0
-        self.hits = 0
-        self.cost = 0.0
-        self.saved = 0.0
-        self.tokens_saved = 0
+    def __init__(self, tenant: str, gateway: str, model: str, latency: list[list[float]]):
+        self.tenant = tenant
+        self.gateway = gateway
+        self.model = model
+        self.latency = latency
+        self.v = [0.0] * _CELL_SIZE
+        self.cost_by_account: dict[str, float] = {}
 
-    def as_json(self) -> dict[str, Any]:
-        return {"requests": self.requests, "hits": self.hits, "cost": self.cost, "saved": self.saved,
-                "tokens_saved": self.tokens_saved}
+    @property
+    def requests(self) -> float:
+        return sum(self.v[:5])
+
+    @property
+    def hits(self) -> float:
+        return self.v[0] + self.v[1]
 
 
 class Observer:
-    def __init__(self, metrics: Metrics, prices: PriceTable, series: S.Series, access_log: AccessLog | None = None,
-                 *, label_limit: int = 200, debug_bodies: bool = False):
+    def __init__(self, metrics: Metrics, prices: PriceTable, interval: float, points: int,
+                 access_log: AccessLog | None = None, *, label_limit: int = 200, debug_bodies: bool = False):
         self.metrics = metrics
         self.prices = prices
-        self.series = series
         self.access_log = access_log
         self.debug_bodies = debug_bodies
         self.tenant_label = BoundedLabel(label_limit)
+        self.gateway_label = BoundedLabel(label_limit)
         self.model_label = BoundedLabel(label_limit)
         self.account_label = BoundedLabel(label_limit)
-        self.by_tenant: dict[str, Totals] = {}
-        self.by_model: dict[str, Totals] = {}
+        self.cells: dict[tuple[str, str, str | None], Cell] = {}  # raw names -> the cell of their labels
+        self._cells_by_label: dict[tuple[str, str, str], Cell] = {}
+        self._bounds = metrics.request_latency.bounds
+        self._latency: dict[str, list[list[float]]] = {}  # gateway label -> histogram series per cache result
+        self._savings: dict[tuple[str | None, Usage], float] = {}  # (model, usage) -> what a hit saves
         self.started = time.time()
+        self.series = S.Series(interval, points, self.totals)
+        metrics.collectors.append(self.collect)
+
+    def _cell(self, tenant: str, gateway: str, model: str | None) -> Cell:
+        labels = (self.tenant_label(tenant), self.gateway_label(gateway), self.model_label(model or ""))
+        cell = self._cells_by_label.get(labels)
+        if cell is None:
+            cell = self._cells_by_label[labels] = Cell(*labels, self._gateway_latency(labels[1]))
+        if len(self.cells) < 16 * self.tenant_label.limit:  # raw names map to bounded cells
+            self.cells[(tenant, gateway, model)] = cell
+        return cell
+
+    def _gateway_latency(self, gateway: str) -> list[list[float]]:
+        series = self._latency.get(gateway)
+        if series is None:
+            hist = self.metrics.request_latency
+            series = self._latency[gateway] = [
+                hist.series.setdefault((gateway, r), [0.0] * (len(self._bounds) + 2)) for r in CACHE_RESULTS
+            ]
+        return series
 
     def done(self, req: Request, reply: Reply) -> None:
         """Account for a request once its reply is out (streams: drained, so the usage is known)."""
         latency = time.perf_counter() - req.started
-        tenant = self.tenant_label(req.tenant)
-        model = self.model_label(req.facts.model or "")
-        m = self.metrics
-        labels = (tenant, GATEWAY, model)
-        cache = reply.cache
-        m.requests.inc((*labels, cache or "none"))
-        m.request_latency.observe((GATEWAY, cache or "none"), latency)
-        price = self.prices.get(reply.model)
+        cell = self.cells.get((req.tenant, req.gateway, req.facts.model)) or self._cell(
+            req.tenant, req.gateway, req.facts.model)
+        c = cell.v
+        ci = _CACHE_INDEX.get(reply.cache, 4)
+        c[ci] += 1
+        hist = cell.latency[ci]
+        hist[bisect.bisect_left(self._bounds, latency)] += 1
+        hist[-1] += latency
+        self.series.tick()
         answer = reply.saved
-        point = self.series.point()
-        v = point.values
-        v[S.REQUESTS] += 1
-        v[_CACHE_FIELD.get(cache, S.NONE)] += 1
-        t_tenant = self.by_tenant.get(tenant) or self.by_tenant.setdefault(tenant, Totals())
-        t_model = self.by_model.get(model) or self.by_model.setdefault(model, Totals())
-        t_tenant.requests += 1
-        t_model.requests += 1
-        if reply.status >= 500:
-            v[S.ERRORS] += 1
-        account = None
-        if answer is not None:  # served by the gateway cache
+        if answer is not None:  # served by the gateway cache: the original call's cost is saved
             usage: Usage = answer.usage
-            costs = hit_costs(price, usage, answer.upstream_ms / 1000.0, latency)
-            kind = reply.hit_kind or "exact"
-            m.hits.inc((*labels, kind))
-            m.tokens_saved.inc((*labels, "prompt"), usage.prompt)
-            m.tokens_saved.inc((*labels, "completion"), usage.completion)
-            m.cost_saved.inc((*labels, "cache"), costs.saved_cache)
-            m.latency_saved.inc(labels, costs.latency_saved)
-            v[_KIND_FIELD.get(kind, S.EXACT)] += 1
-            v[S.TOKENS_SAVED] += usage.total
-            v[S.SAVED_CACHE] += costs.saved_cache
-            v[S.LATENCY_SAVED] += costs.latency_saved
-            v[S.HIT_LATENCY] += latency
-            v[S.HIT_COUNT] += 1
-            for t in (t_tenant, t_model):
-                t.hits += 1
-                t.saved += costs.saved_cache
-                t.tokens_saved += usage.total
-        else:
-            usage = reply.usage if reply.usage is not None else _NO_USAGE
-            costs = miss_costs(price, reply.usage)
-            account = self.account_label(reply.account) if reply.account is not None else None
-            if costs.cost:
-                m.cost.inc((*labels, account or ""), costs.cost)
-            if costs.saved_prompt_cache:
-                m.cost_saved.inc((*labels, "prompt_cache"), costs.saved_prompt_cache)
-            v[S.COST] += costs.cost
-            v[S.SAVED_PROMPT_CACHE] += costs.saved_prompt_cache
-            v[S.MISS_LATENCY] += latency
-            v[S.MISS_COUNT] += 1
-            if reply.upstream_s is not None:
-                v[S.UPSTREAM_LATENCY] += reply.upstream_s
-                v[S.UPSTREAM_COUNT] += 1
-            if account is not None and usage.prompt:
-                acc = point.accounts.get(account)
-                if acc is None:
-                    acc = point.accounts[account] = [0.0, 0.0]
-                acc[0] += usage.prompt
-                acc[1] += usage.cached
-            for t in (t_tenant, t_model):
-                t.cost += costs.cost
-                t.saved += costs.saved_prompt_cache
-        if self.access_log is not None:
-            self._log(req, reply, usage, costs, latency, account)
+            saved = self._savings.get((reply.model, usage))
+            if saved is None:
+                saved = self._saving(reply.model, usage)
+            latency_saved = saved_latency(answer.upstream_ms / 1000.0, latency)
+            ki = _KIND_INDEX.get(reply.hit_kind or "exact", 0)
+            c[_HIT0 + ki] += 1
+            c[TOKENS_PROMPT] += usage.prompt
+            c[TOKENS_COMPLETION] += usage.completion
+            c[SAVED_CACHE] += saved
+            c[LATENCY_SAVED] += latency_saved
+            if self.access_log is not None:
+                self._log(req, reply, usage, 0.0, saved, 0.0, latency, latency_saved)
+            return
+        self._provider_answered(req, reply, cell, latency)
 
-    def failed(self, request_id: str, path: str, status: int, code: str | None, started: float) -> None:
+    def _saving(self, model: str | None, usage: Usage) -> float:
+        price = self.prices.get(model)
+        saved = usage_cost(price, usage) if price is not None else 0.0
+        if len(self._savings) >= _SAVINGS_MEMO:
+            self._savings.clear()
+        self._savings[(model, usage)] = saved
+        return saved
+
+    def _provider_answered(self, req: Request, reply: Reply, cell: Cell, latency: float) -> None:
+        usage = reply.usage if reply.usage is not None else Usage()
+        price = self.prices.get(reply.model)
+        cost = prompt_saved = 0.0
+        if price is not None:
+            cost = usage_cost(price, usage)
+            prompt_saved = prompt_cache_saving(price, usage)
+        c = cell.v
+        c[COST] += cost
+        c[SAVED_PROMPT_CACHE] += prompt_saved
+        if reply.account is not None:
+            account = self.account_label(reply.account)
+            cell.cost_by_account[account] = cell.cost_by_account.get(account, 0.0) + cost
+        if self.access_log is not None:
+            self._log(req, reply, usage, cost, 0.0, prompt_saved, latency, 0.0)
+
+    def background_call(self, req: Request, reply: Reply) -> None:
+        """A provider call the gateway made on its own for `req` (a stale entry's refresh): its cost
+        counts, but it is not a request."""
+        usage = reply.usage if reply.usage is not None else Usage()
+        price = self.prices.get(reply.model)
+        if price is None or reply.status >= 400:
+            return
+        cell = self.cells.get((req.tenant, req.gateway, req.facts.model)) or self._cell(
+            req.tenant, req.gateway, req.facts.model)
+        cost = usage_cost(price, usage)
+        cell.v[COST] += cost
+        cell.v[SAVED_PROMPT_CACHE] += prompt_cache_saving(price, usage)
+        if reply.account is not None:
+            account = self.account_label(reply.account)
+            cell.cost_by_account[account] = cell.cost_by_account.get(account, 0.0) + cost
+
+    def failed(self, request_id: str, path: str, status: int, code: str | None, started: float,
+               gateway: str = GATEWAY) -> None:
         """A request the gateway answered with its own error before the pipeline produced a reply."""
-        self.metrics.errors.inc((GATEWAY, str(status)))
-        self.series.point().values[S.ERRORS] += 1
+        self.series.tick()
+        self.metrics.errors.inc((self.gateway_label(gateway), str(status)))
         if self.access_log is not None:
             self.access_log.write({
-                "ts": round(time.time(), 3), "request_id": request_id, "path": path, "status": status,
-                "error": code, "latency_ms": round((time.perf_counter() - started) * 1000.0, 3),
+                "ts": time.time(), "request_id": request_id, "gateway": gateway, "path": path, "status": status,
+                "error": code, "latency_ms": (time.perf_counter() - started) * 1000.0,
             })
 
-    def _log(self, req: Request, reply: Reply, usage: Usage, costs: Costs, latency: float, account: str | None) -> None:
+    def _log(self, req: Request, reply: Reply, usage: Usage, cost: float, saved: float, prompt_saved: float,
+             latency: float, latency_saved: float) -> None:
         assert self.access_log is not None
         answer = reply.saved
         record: dict[str, Any] = {
-            "ts": round(time.time(), 3),
+            "ts": time.time(),
             "request_id": req.request_id,
             "tenant": req.tenant,
+            "gateway": req.gateway,
             "endpoint": req.endpoint.name,
             "model": req.facts.model,
             "upstream_model": reply.model,
@@ -155,16 +199,83 @@ class Observer:
             "affinity": reply.affinity,
             "tokens": {"prompt": usage.prompt, "cached": usage.cached, "cache_write": usage.cache_write,
                        "completion": usage.completion},
-            "cost_usd": round(costs.cost, 8),
-            "saved_usd": round(costs.saved_cache, 8),
-            "prompt_cache_saved_usd": round(costs.saved_prompt_cache, 8),
-            "latency_ms": round(latency * 1000.0, 3),
-            "upstream_ms": round(answer.upstream_ms if answer is not None else (reply.upstream_s or 0.0) * 1000.0, 3),
-            "latency_saved_ms": round(costs.latency_saved * 1000.0, 3),
+            "cost_usd": cost,
+            "saved_usd": saved,
+            "prompt_cache_saved_usd": prompt_saved,
+            "latency_ms": latency * 1000.0,
+            "upstream_ms": answer.upstream_ms if answer is not None else (reply.upstream_s or 0.0) * 1000.0,
+            "latency_saved_ms": latency_saved * 1000.0,
         }
         if self.debug_bodies and req.json is not None:
             record["body"] = req.json
         self.access_log.write(record)
+
+    def collect(self) -> None:
+        """Fill the Prometheus counters from the cells (called before a scrape)."""
+        m = self.metrics
+        for cell in self._cells_by_label.values():
+            c = cell.v
+            labels = (cell.tenant, cell.gateway, cell.model)
+            for i, result in enumerate(CACHE_RESULTS):
+                if c[i]:
+                    m.requests.values[(*labels, result)] = c[i]
+            for i, kind in enumerate(HIT_KINDS):
+                if c[_HIT0 + i]:
+                    m.hits.values[(*labels, kind)] = c[_HIT0 + i]
+            if c[0] or c[1]:
+                m.tokens_saved.values[(*labels, "prompt")] = c[TOKENS_PROMPT]
+                m.tokens_saved.values[(*labels, "completion")] = c[TOKENS_COMPLETION]
+                m.cost_saved.values[(*labels, "cache")] = c[SAVED_CACHE]
+                m.latency_saved.values[labels] = c[LATENCY_SAVED]
+            if c[SAVED_PROMPT_CACHE]:
+                m.cost_saved.values[(*labels, "prompt_cache")] = c[SAVED_PROMPT_CACHE]
+            for account, cost in cell.cost_by_account.items():
+                m.cost.values[(*labels, account)] = cost
+
+    def totals(self) -> S.Snapshot:
+        """Cumulative figures in the series' FIELDS order, and provider prompt tokens per account."""
+        v = [0.0] * len(S.FIELDS)
+        for cell in self._cells_by_label.values():
+            c = cell.v
+            for i in range(5):
+                v[S.INDEX[CACHE_RESULTS[i]]] += c[i]
+            for i, kind in enumerate(HIT_KINDS):
+                v[S.INDEX[kind]] += c[_HIT0 + i]
+            v[S.INDEX["tokens_saved"]] += c[TOKENS_PROMPT] + c[TOKENS_COMPLETION]
+            v[S.INDEX["cost"]] += c[COST]
+            v[S.INDEX["saved_cache"]] += c[SAVED_CACHE]
+            v[S.INDEX["saved_prompt_cache"]] += c[SAVED_PROMPT_CACHE]
+            v[S.INDEX["latency_saved"]] += c[LATENCY_SAVED]
+        v[S.INDEX["requests"]] = sum(v[S.INDEX[r]] for r in CACHE_RESULTS)
+        v[S.INDEX["errors"]] = self.metrics.errors.total()
+        for name, results in (("hit", (0, 1)), ("miss", (2, 3, 4))):
+            for lat in self._latency.values():
+                v[S.INDEX[name + "_latency"]] += sum(lat[i][-1] for i in results)
+                v[S.INDEX[name + "_count"]] += sum(sum(lat[i][:-1]) for i in results)
+        for s in self.metrics.upstream_latency.series.values():
+            v[S.INDEX["upstream_latency"]] += s[-1]
+            v[S.INDEX["upstream_count"]] += sum(s[:-1])
+        accounts: dict[str, tuple[float, float]] = {}
+        cached = self.metrics.provider_cached_tokens.values
+        for key, prompt in self.metrics.provider_prompt_tokens.values.items():
+            name = f"{key[0]}/{key[1]}"
+            before, before_cached = accounts.get(name, (0.0, 0.0))
+            accounts[name] = (before + prompt, before_cached + cached.get(key, 0.0))
+        return v, accounts
+
+    def top(self, by: str) -> dict[str, dict[str, float]]:
+        """Totals per tenant, gateway or model (`by`): requests, hits, cost, saved, tokens saved."""
+        out: dict[str, dict[str, float]] = {}
+        for cell in self._cells_by_label.values():
+            name = cell.tenant if by == "tenant" else cell.gateway if by == "gateway" else cell.model
+            t = out.setdefault(name, {"requests": 0.0, "hits": 0.0, "cost": 0.0, "saved": 0.0, "tokens_saved": 0.0})
+            c = cell.v
+            t["requests"] += cell.requests
+            t["hits"] += cell.hits
+            t["cost"] += c[COST]
+            t["saved"] += c[SAVED_CACHE] + c[SAVED_PROMPT_CACHE]
+            t["tokens_saved"] += c[TOKENS_PROMPT] + c[TOKENS_COMPLETION]
+        return out
 
     def close(self) -> None:
         if self.access_log is not None:

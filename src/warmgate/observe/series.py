@@ -1,8 +1,9 @@
 """A ring buffer of per-interval aggregates for the dashboard: the last `points` intervals of
-`interval` seconds each, plus the one being filled. Recording is a few float additions.
+`interval` seconds each, plus the one being filled.
 
-Each point is a list of floats indexed by the field constants below, and a dict of per-account
-provider prompt tokens (account -> [prompt, cached])."""
+Nothing is added per request: the observer keeps cumulative totals anyway, so when an interval
+ends the series takes a snapshot of them (`totals()`) and stores the difference from the previous
+one. A request only pays for the clock check in `tick`."""
 
 from __future__ import annotations
 
@@ -18,18 +19,18 @@ FIELDS = (
     "hit_latency", "hit_count", "miss_latency", "miss_count", "upstream_latency", "upstream_count",
 )
 INDEX = {name: i for i, name in enumerate(FIELDS)}
-(REQUESTS, HIT, STALE, MISS, BYPASS, NONE, ERRORS, EXACT, COALESCED, SEMANTIC, TOKENS_SAVED, COST,
- SAVED_CACHE, SAVED_PROMPT_CACHE, LATENCY_SAVED, HIT_LATENCY, HIT_COUNT, MISS_LATENCY, MISS_COUNT,
- UPSTREAM_LATENCY, UPSTREAM_COUNT) = range(len(FIELDS))
+
+Snapshot = tuple[list[float], dict[str, tuple[float, float]]]  # FIELDS values, account -> (prompt, cached)
+Totals = Callable[[], Snapshot]
 
 
 class Point:
     __slots__ = ("accounts", "start", "values")
 
-    def __init__(self, start: float):
+    def __init__(self, start: float, values: list[float], accounts: dict[str, tuple[float, float]]):
         self.start = start
-        self.values = [0.0] * len(FIELDS)
-        self.accounts: dict[str, list[float]] = {}
+        self.values = values
+        self.accounts = accounts
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(zip(FIELDS, self.values, strict=True))
@@ -38,35 +39,49 @@ class Point:
         return out
 
 
+def _delta(now: Snapshot, before: Snapshot) -> tuple[list[float], dict[str, tuple[float, float]]]:
+    values = [a - b for a, b in zip(now[0], before[0], strict=True)]
+    accounts = {}
+    for name, (p, c) in now[1].items():
+        p0, c0 = before[1].get(name, (0.0, 0.0))
+        if p != p0 or c != c0:
+            accounts[name] = (p - p0, c - c0)
+    return values, accounts
+
+
 class Series:
-    def __init__(self, interval: float, points: int, clock: Callable[[], float] = time.time):
+    def __init__(self, interval: float, points: int, totals: Totals, clock: Callable[[], float] = time.time):
         self.interval = interval
+        self.totals = totals
         self.clock = clock
         self.done: deque[Point] = deque(maxlen=points)
-        start = clock()
-        self.current = Point(start - start % interval)
-        self._end = self.current.start + interval
+        now = clock()
+        self.start = now - now % interval
+        self._end = self.start + interval
+        self._last = totals()
 
-    def point(self) -> Point:
-        """The point being filled now (rolling over to a new interval when its time came)."""
-        now = self.clock()
-        if now >= self._end:
-            self._roll(now)
-        return self.current
+    def tick(self) -> None:
+        """Close the interval being filled if its time is up (called before counting a request)."""
+        if self.clock() >= self._end:
+            self._roll(self.clock())
 
     def _roll(self, now: float) -> None:
-        self.done.append(self.current)
+        snap = self.totals()
+        self.done.append(Point(self.start, *_delta(snap, self._last)))
+        self._last = snap
         start = self._end
+        zeros = [0.0] * len(FIELDS)
         gaps = 0
-        while start + self.interval <= now and gaps < (self.done.maxlen or 0):  # empty intervals stay visible
-            self.done.append(Point(start))
+        while start + self.interval <= now and gaps < (self.done.maxlen or 0):  # idle intervals stay visible
+            self.done.append(Point(start, list(zeros), {}))
             start += self.interval
             gaps += 1
         if start + self.interval <= now:
             start = now - now % self.interval
-        self.current = Point(start)
+        self.start = start
         self._end = start + self.interval
 
     def as_json(self) -> list[dict[str, Any]]:
-        self.point()
-        return [p.as_json() for p in (*self.done, self.current)]
+        self.tick()
+        current = Point(self.start, *_delta(self.totals(), self._last))
+        return [p.as_json() for p in (*self.done, current)]

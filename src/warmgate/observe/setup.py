@@ -7,7 +7,6 @@ from warmgate.config import Config
 from warmgate.metrics import Metrics
 from warmgate.observe.access_log import AccessLog
 from warmgate.observe.recorder import Observer
-from warmgate.observe.series import Series
 
 
 def price_overrides(config: Config) -> dict[str, Price]:
@@ -30,7 +29,8 @@ def build_observer(config: Config, metrics: Metrics) -> Observer:
     return Observer(
         metrics,
         PriceTable.default(price_overrides(config)),
-        Series(obs.interval, obs.points),
+        obs.interval,
+        obs.points,
         AccessLog(log_cfg.path) if log_cfg.enabled else None,
         label_limit=obs.label_limit,
         debug_bodies=log_cfg.debug_bodies,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from warmgate.metrics import Metrics
-from warmgate.observe.recorder import GATEWAY, Observer
+from warmgate.observe.recorder import Observer
 from warmgate.routing.pool import Pool
 
 TOP = 10
@@ -42,12 +42,16 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
     m = observer.metrics
     pools = list(pools)
     refresh_gauges(m, pools, store_name, store)
+    observer.collect()
     by_cache = _by_label(m.requests.values, 3)
     requests = sum(by_cache.values())
     hits = by_cache.get("hit", 0.0) + by_cache.get("stale", 0.0)
     lookups = hits + by_cache.get("miss", 0.0)
     saved = _by_label(m.cost_saved.values, 3)
-    lat = {labels[1]: (s[-1], sum(s[:-1])) for labels, s in m.request_latency.series.items()}
+    lat: dict[str, tuple[float, float]] = {}
+    for labels, series in m.request_latency.series.items():
+        before = lat.get(labels[1], (0.0, 0.0))
+        lat[labels[1]] = (before[0] + series[-1], before[1] + sum(series[:-1]))
     hit_lat = [lat.get(k, (0.0, 0.0)) for k in ("hit", "stale")]
     miss_lat = lat.get("miss", (0.0, 0.0))
     prompt = m.provider_prompt_tokens.total()
@@ -89,15 +93,15 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
             })
     store_state = getattr(store, "state", "closed") if store is not None else "off"
     return {
-        "gateway": GATEWAY,
         "since": observer.started,
         "now": time.time(),
         "interval": observer.series.interval,
         "prices_checked": observer.prices.checked,
         "totals": totals,
         "series": observer.series.as_json(),
-        "top_models": _top(observer.by_model),
-        "top_tenants": _top(observer.by_tenant),
+        "top_models": _top(observer.top("model")),
+        "top_tenants": _top(observer.top("tenant")),
+        "top_gateways": _top(observer.top("gateway")),
         "accounts": accounts,
         "upstream_outcomes": upstream,
         "store": {"name": store_name, "state": store_state,
@@ -105,13 +109,17 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
     }
 
 
-def _top(totals: dict[str, Any]) -> list[dict[str, Any]]:
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1].requests, kv[0]))[:TOP]
-    return [{"name": name, **t.as_json()} for name, t in ranked]
+def _top(totals: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1]["requests"], kv[0]))[:TOP]
+    return [{"name": name, **t} for name, t in ranked]
 
 
 def _money(x: float) -> str:
     return f"${x:,.6f}" if x < 0.01 else f"${x:,.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:,.1f} s"
 
 
 def render_text(s: dict[str, Any]) -> str:
@@ -120,7 +128,7 @@ def render_text(s: dict[str, Any]) -> str:
     bc = t["by_cache"]
     up = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s["since"]))
     lines = [
-        f"warmgate stats (gateway {s['gateway']}, since {up} UTC; prices checked {s['prices_checked']})",
+        f"warmgate stats (since {up} UTC; prices checked {s['prices_checked']})",
         "",
         f"  requests           {t['requests']:.0f}   (hit {bc.get('hit', 0):.0f}, stale {bc.get('stale', 0):.0f}, "
         f"miss {bc.get('miss', 0):.0f}, bypass {bc.get('bypass', 0):.0f}, uncached {bc.get('none', 0):.0f}; "
@@ -133,19 +141,20 @@ def render_text(s: dict[str, Any]) -> str:
         f"  saved by provider prompt cache  {_money(t['saved_prompt_cache'])}   "
         f"(prompt-cache hit rate {t['provider_cache_hit_rate'] * 100:.1f} %)",
         f"  latency            hit {t['hit_latency_avg'] * 1000:.1f} ms, miss {t['miss_latency_avg'] * 1000:.1f} ms; "
-        f"saved {t['latency_saved']:.1f} s in total",
+        f"saved {_duration(t['latency_saved'])} in total",
         f"  store              {s['store']['name']}: {s['store']['state']}, {s['store']['errors']:.0f} errors",
         "",
-        "  accounts           provider/account     health    calls  failures  prompt-cache hit rate",
+        "  accounts           provider/account         health    calls  failures  prompt-cache hit rate",
     ]
     for a in s["accounts"]:
         name = f"{a['provider']}/{a['account']}"
-        lines.append(f"                     {name:<20} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
+        lines.append(f"                     {name:<24} {'ok' if a['healthy'] else 'cooling':<8} {a['calls']:>6.0f} "
                      f"{a['failures']:>9.0f}  {a['cache_hit_rate'] * 100:5.1f} %")
-    for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"])):
+    for title, rows in (("top models", s["top_models"]), ("top tenants", s["top_tenants"]),
+                        ("top gateways", s.get("top_gateways", []))):
         lines.append("")
         lines.append(f"  {title:<18} {'name':<24} requests   hits   cost       saved")
         for r in rows:
-            lines.append(f"                     {r['name'] or '-':<24} {r['requests']:>8} {r['hits']:>6}   "
+            lines.append(f"                     {r['name'] or '-':<24} {r['requests']:>8.0f} {r['hits']:>6.0f}   "
                          f"{_money(r['cost']):<10} {_money(r['saved'])}")
     return "\n".join(lines) + "\n"

@@ -144,6 +144,7 @@ class GatewayApp:
         self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
         self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics, self.open_semantic(self.cache))
+        self.cache_flow.on_background_call = self.observer.background_call
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
         persistent = self.config.admin_key is not None or "management" in self.config.model_fields_set
@@ -235,7 +236,8 @@ class GatewayApp:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
             if path.startswith("/v1/"):
-                self.observer.failed(request_id, path, e.status, e.code, started)
+                gateway = _gateway_path(scope["path"])[0] if scope["path"].startswith("/g/") else DEFAULT_GATEWAY
+                self.observer.failed(request_id, path, e.status, e.code, started, gateway)
             await _send_error(send, e, wire, request_id)
         except ClientGone:
             return
@@ -311,7 +313,7 @@ class GatewayApp:
         try:
             await self._relay(req, receive, send)
         except GatewayError as e:
-            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started)
+            self.observer.failed(req.request_id, req.path, e.status, e.code, req.started, req.gateway)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return

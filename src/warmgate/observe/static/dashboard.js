@@ -85,9 +85,9 @@ function barChart(box, name, rows, fmt) {
 function render(s) {
   const t = s.totals, pts = s.series, xs = pts.map(p => p.t);
   document.getElementById("meta").textContent =
-    `gateway ${s.gateway} · up since ${new Date(s.since * 1000).toLocaleString()} · ${s.interval}s per point · prices checked ${s.prices_checked}`;
+    `up since ${new Date(s.since * 1000).toLocaleString()} · ${s.interval}s per point · prices checked ${s.prices_checked}`;
   const kpi = {requests: num(t.requests), "hit-rate": pct(t.hit_rate), "saved-cache": money(t.saved_cache),
-    "saved-prompt": money(t.saved_prompt_cache), tokens: num(t.tokens_saved), cost: money(t.cost), time: t.latency_saved.toFixed(1) + " s"};
+    "saved-prompt": money(t.saved_prompt_cache), tokens: num(t.tokens_saved), cost: money(t.cost), time: t.latency_saved < 1 ? (1000 * t.latency_saved).toFixed(1) + " ms" : t.latency_saved.toFixed(1) + " s"};
   for (const [k, v] of Object.entries(kpi)) document.getElementById("kpi-" + k).textContent = v;
 
   const rate = f => pts.map(p => (p.requests ? p[f] / p.requests : NaN));
@@ -115,6 +115,7 @@ function render(s) {
   const top = rows => rows.map(r => ({label: r.name || "-", value: r.requests, share: r.requests ? r.hits / r.requests : 0, saved: r.saved}));
   barChart(document.getElementById("chart-models"), "models", top(s.top_models), r => `${num(r.value)} · ${pct(r.share)} · ${money(r.saved)}`);
   barChart(document.getElementById("chart-tenants"), "tenants", top(s.top_tenants), r => `${num(r.value)} · ${pct(r.share)} · ${money(r.saved)}`);
+  barChart(document.getElementById("chart-gateways"), "gateways", top(s.top_gateways), r => `${num(r.value)} · ${pct(r.share)} · ${money(r.saved)}`);
 
   const health = document.getElementById("health");
   health.replaceChildren();
