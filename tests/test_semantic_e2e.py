@@ -189,3 +189,28 @@ def test_two_gateways_share_entries_through_postgres(
         assert calls(clean_sim) == 2
     finally:
         pg.close()
+
+
+def test_a_semantic_only_caching_configuration(sim: Sim, clean_sim: Sim, gateway_factory: Any, sdk: Clients,
+                                               tmp_path: Any) -> None:
+    """A caching configuration of type semantic only (management API), with its own threshold, on a
+    gateway whose file merely declares `semantic: {}`: answers are served by meaning, never exactly."""
+    config = semantic_config(sim.url)
+    config["semantic"] = {"timeout": 10.0}  # declared, mode left at exact: only the configuration turns it on
+    config["cache"] = {"enabled": False}
+    config["management"] = {"store": "sqlite", "sqlite": {"path": str(tmp_path / "admin.sqlite3")}}
+    gw = gateway_factory(config)
+    auth = {"authorization": f"Bearer {ADMIN}"}
+    body = {"name": "sem-only", "types": ["semantic"], "semantic_threshold": 0.8, "ttl": 600}
+    request("POST", gw.url + "/admin/cache-configs", json=body, headers=auth).ok()
+    request("POST", gw.url + "/admin/cache-configs/sem-only/assign", json={"gateway": "default", "models": ["gpt-sim"]},
+            headers=auth).ok()
+    client = sdk.openai(gw.url)
+    system = topic()
+    assert ask(client, "Is it safe to eat raw cookie dough?", system).headers["x-warmgate-cache"] == "MISS"
+    wait_indexed(gw, 1)
+    again = ask(client, "Is it safe to eat raw cookie dough?", system)
+    assert again.headers["x-warmgate-cache"] == "SEMANTIC"  # no exact lookup: the same text is found by meaning
+    para = ask(client, "Is eating raw cookie dough safe?", system)
+    assert para.headers["x-warmgate-cache"] == "SEMANTIC"
+    assert calls(clean_sim) == 1

@@ -61,17 +61,3 @@ def test_an_assigned_caching_configuration_decides() -> None:
     assert semantic_threshold(cfg, "m", [], unassigned) == 0.9
     assert semantic_threshold(cfg, "m", [(H, b"0.95")], assigned) == 0.95
 
-
-def test_semantic_only_configuration_stores_for_the_semantic_cache() -> None:
-    from warmgate.cache.policy import Layer, effective
-    from warmgate.cache.semantic_policy import semantic_only
-    from warmgate.config import CacheConfig
-    from warmgate.controls import NO_DIRECTIVE, CacheDirective
-
-    layer = Layer(True, 60, 0, 1, "", exact=False, semantic_threshold=0.8, configuration="sem-only")
-    p = effective(CacheConfig(), "m", NO_DIRECTIVE, "t", layer)
-    assert not p.lookup and not p.store
-    s = semantic_only(p, NO_DIRECTIVE, layer)
-    assert s.lookup and s.store
-    no_store = CacheDirective(store=False)
-    assert not semantic_only(effective(CacheConfig(), "m", no_store, "t", layer), no_store, layer).store

@@ -22,10 +22,9 @@ from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
 from warmgate.cache.semantic import Plan, SemanticCache
-from warmgate.cache.semantic_policy import semantic_only
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
-from warmgate.controls import NO_DIRECTIVE, CacheDirective, parse_controls
+from warmgate.controls import NO_DIRECTIVE, parse_controls
 from warmgate.dialects.usage import Usage, read_usage
 from warmgate.exchange import BodyStream, Reply, Request
 from warmgate.metrics import Metrics
@@ -58,14 +57,13 @@ class Prepared:
     """What the cache made of one request: the body to forward, the policy, the key (None when
     caching is off for it), and whether a lookup without I/O already found nothing."""
 
-    __slots__ = ("body", "directive", "key", "missed", "policy")
+    __slots__ = ("body", "key", "missed", "policy")
 
-    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None, directive: CacheDirective = NO_DIRECTIVE):
+    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None):
         self.body = body
         self.policy = policy
         self.key = key
         self.missed = False
-        self.directive = directive  # the request's controls (the semantic cache reads them again)
 
 
 class CacheFlow:
@@ -115,7 +113,7 @@ class CacheFlow:
             if policy.enabled and policy.exact:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
-            prep = req.cache_prep = Prepared(body, policy, key, directive)
+            prep = req.cache_prep = Prepared(body, policy, key)
         return prep  # type: ignore[no-any-return]
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
@@ -141,9 +139,9 @@ class CacheFlow:
         prep = self.prepare(req, model, resolved_model)
         body, policy, key = prep.body, prep.policy, prep.key
         labels = (req.tenant, model)
-        if not policy.enabled or key is None:
+        if not policy.enabled or (key is None and (self.semantic is None or policy.exact)):
             return self._tag(await forward(body), "bypass", labels)
-        if policy.lookup:
+        if policy.lookup and key is not None:
             # After a miss in `answer_now`, look again without I/O: an identical request's leader may
             # have stored its answer between that lookup and this task's start (no second call then).
             found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
@@ -158,13 +156,16 @@ class CacheFlow:
                 endpoint=req.endpoint.name, model=model, resolved_model=resolved_model, body=body, policy=policy,
                 headers=req.headers, tenant=req.tenant, layer=layer,
             )
-            if plan is not None and not layer.exact:  # a semantic-only caching configuration
-                policy = semantic_only(policy, prep.directive, layer)
+            if key is None:  # a semantic-only configuration: no exact lookup, but answers live under their exact key
+                if plan is None:
+                    return self._tag(await forward(body), "bypass", labels)
+                key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
+                                model=resolved_model, body=body)
             if plan is not None and policy.lookup:
                 hit = await self.semantic.lookup(plan, policy)
                 if hit is not None:
                     return self._hit(req, hit.found, hit.key, labels, policy, "semantic", hit.score)
-        if not policy.store:
+        if not policy.store or key is None:
             return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
 
         leader = True

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from warmgate.cache.policy import CachePolicy, Layer
+from warmgate.cache.policy import Layer
 from warmgate.config import SemanticConfig
-from warmgate.controls import CacheDirective
 from warmgate.errors import BadRequest
 
 THRESHOLD_HEADER: Final = b"x-warmgate-semantic-threshold"
@@ -64,12 +63,3 @@ def semantic_threshold(
         threshold = max(threshold, asked)
     return threshold
 
-
-def semantic_only(policy: CachePolicy, directive: CacheDirective, layer: Layer) -> CachePolicy:
-    """The policy of a request under a semantic-only caching configuration (no `exact` type): the
-    exact cache neither looks up nor stores for it, but the semantic cache does both, and needs the
-    answer stored under its exact key to serve it later. The request's no-cache / no-store still
-    apply, as far as the configuration honours them."""
-    lookup = policy.enabled and (directive.lookup is not False or not layer.honour_no_cache)
-    store = policy.enabled and (directive.store is not False or not layer.honour_no_store) and policy.ttl > 0
-    return policy._replace(lookup=lookup, store=store)
