@@ -22,12 +22,20 @@ heap. Above `max_items` live items, `add` first drops the items that expire soon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# Loaded after usearch's compiled module, onnxruntime crashes the process at import (a segfault in
+# its native initialisation; usearch 2.26.6 + onnxruntime 1.32.0, reproduced here both ways round:
+# onnxruntime first is fine). Both come with the `semantic` extra, and the offline embedder needs
+# onnxruntime anyway, so it is loaded first here when installed.
+with contextlib.suppress(ImportError):
+    import onnxruntime  # noqa: F401
 from usearch.index import Index
 
 from warmgate.vectors.base import Match, VectorIndexError
