@@ -214,3 +214,20 @@ def test_a_semantic_only_caching_configuration(sim: Sim, clean_sim: Sim, gateway
     para = ask(client, "Is eating raw cookie dough safe?", system)
     assert para.headers["x-warmgate-cache"] == "SEMANTIC"
     assert calls(clean_sim) == 1
+
+
+def test_a_streamed_miss_is_indexed_too(sgw: Gateway, clean_sim: Sim, sdk: Clients) -> None:
+    client = sdk.openai(sgw.url)
+    system = topic()
+    before = indexed(sgw)
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-sim", stream=True,
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": "What causes the seasons on Earth?"}],
+    ) as streamed:
+        assert streamed.headers["x-warmgate-cache"] == "MISS"
+        text = "".join(c.choices[0].delta.content or "" for c in streamed.parse() if c.choices)
+    wait_indexed(sgw, before + 1)
+    again = ask(client, "What are the causes of the seasons on Earth?", system)
+    assert again.headers["x-warmgate-cache"] == "SEMANTIC"
+    assert again.parse().choices[0].message.content == text
+    assert calls(clean_sim) == 1
