@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ import pytest
 
 from tests.redis_server import RedisServer
 from tests.servers import Gateway, Sim, sim_provider
+
+with contextlib.suppress(ImportError):  # before usearch: the other order segfaults (onnxruntime 1.32, usearch 2.26)
+    import onnxruntime  # noqa: F401
 
 GatewayFactory = Callable[..., Gateway]
 

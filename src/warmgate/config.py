@@ -28,6 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from warmgate.embeddings.config import EmbedderConfig, OfflineEmbedderConfig
+from warmgate.vectors.config import VectorIndexConfig
+
 CONFIG_ENV_VAR = "WARMGATE_CONFIG"
 DEFAULT_TENANT = "default"
 DEFAULT_GATEWAY = "default"  # the gateway served at /v1/... (others at /g/<name>/v1/...)
@@ -193,6 +196,37 @@ class CacheConfig(_Model):
         return self
 
 
+SemanticMode = Literal["exact", "semantic", "both"]
+
+
+class SemanticSettings(_Model):
+    """Semantic-cache settings that a model may override (None = inherit from the global `semantic:`)."""
+
+    mode: SemanticMode | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class SemanticConfig(_Model):
+    """The global `semantic:` section (docs/semantic.md). `exact` = no semantic lookups; `semantic` and
+    `both` both run the exact lookup first (it is the fast way to find the very same text) and then
+    compare by meaning within the request's partition."""
+
+    mode: SemanticMode = "exact"
+    threshold: float = Field(default=0.85, ge=0.0, le=1.0, description="cosine similarity needed; higher = stricter")
+    tool_calls: Literal["skip", "serve"] = Field(
+        default="skip", description="skip: answers that call tools are never served by meaning (only exactly)"
+    )
+    nondeterministic: Literal["serve", "skip"] = Field(
+        default="serve", description="skip: requests sampled at temperature > 0 (or default) get no semantic lookup"
+    )
+    guard: bool = Field(default=True, description="refuse matches whose texts differ in numbers, negation, names...")
+    candidates: int = Field(default=4, ge=1, le=64, description="nearest items checked per lookup")
+    timeout: float = Field(default=0.25, gt=0, description="seconds for embedding + search; slower = plain miss")
+    max_text_chars: int = Field(default=1000, ge=1, description="longer last turns are compared exactly only")
+    embedder: EmbedderConfig = OfflineEmbedderConfig()
+    index: VectorIndexConfig = VectorIndexConfig()
+    models: dict[str, SemanticSettings] = Field(default_factory=dict)
+
 class GatewayConfig(_Model):
     """A named group of models with its own cache settings, served at `/g/<name>/v1/...`.
 
@@ -286,6 +320,8 @@ class Config(_Model):
     admin_key: SecretStr | None = Field(default=None, description="key of the management API (never a gateway key)")
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
+    semantic: SemanticConfig = SemanticConfig()
+
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description="per-model price overrides")
     observability: ObservabilityConfig = ObservabilityConfig()
     gateways: dict[str, GatewayConfig] = Field(default_factory=dict)

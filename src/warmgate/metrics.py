@@ -104,6 +104,15 @@ class Metrics:
                                     "Cache store calls that failed, timed out or were short-circuited.", ("store", "op"))
         self.store_circuit = Gauge("warmgate_cache_store_circuit_open",
                                    "1 while the store's circuit breaker is open.", ("store",))
+        self.semantic = Counter("warmgate_semantic_lookups_total",
+                                "Semantic lookups after exact misses: hit, miss, unavailable (embedder/index failed).",
+                                (*tm, "result"))
+        self.semantic_refusals = Counter("warmgate_semantic_guard_refusals_total",
+                                         "Candidates above the threshold that the lexical guard refused, by check.",
+                                         ("check",))
+        self.semantic_errors = Counter("warmgate_semantic_errors_total",
+                                       "Embedder or vector index calls that failed or timed out, by stage.", ("stage",))
+        self.semantic_stores = Counter("warmgate_semantic_stores_total", "Answers added to the semantic index.", tm)
         self.upstream = Counter("warmgate_upstream_requests_total", "Calls to provider accounts, by outcome.",
                                 ("provider", "account", "outcome"))
         self.provider_prompt_tokens = Counter("warmgate_provider_prompt_tokens_total",

@@ -21,6 +21,7 @@ from warmgate.cache.keys import cache_key
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
+from warmgate.cache.semantic import Plan, SemanticCache
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
 from warmgate.controls import NO_DIRECTIVE, parse_controls
@@ -40,6 +41,7 @@ _STATUS_HEADERS = {
         ("stale", b"STALE", b"HIT", b"HIT"),
         ("miss", b"MISS", b"MISS", b"MISS"),
         ("bypass", b"BYPASS", b"MISS", b"MISS"),
+        ("semantic", b"SEMANTIC", b"HIT", b"HIT"),
     )
 }
 _JSON = (b"content-type", b"application/json")
@@ -65,10 +67,11 @@ class Prepared:
 
 
 class CacheFlow:
-    def __init__(self, cfg: CacheConfig, cache: ResponseCache, metrics: Metrics):
+    def __init__(self, cfg: CacheConfig, cache: ResponseCache, metrics: Metrics, semantic: SemanticCache | None = None):
         self.cfg = cfg
         self.cache = cache
         self.metrics = metrics
+        self.semantic = semantic  # None: exact only (nothing semantic runs)
         self.flights = SingleFlight()
         self.layers = Layers(cfg)
         self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
@@ -136,9 +139,9 @@ class CacheFlow:
         prep = self.prepare(req, model, resolved_model)
         body, policy, key = prep.body, prep.policy, prep.key
         labels = (req.tenant, model)
-        if not policy.enabled or key is None:
+        if not policy.enabled or (key is None and (self.semantic is None or policy.exact)):
             return self._tag(await forward(body), "bypass", labels)
-        if policy.lookup:
+        if policy.lookup and key is not None:
             # After a miss in `answer_now`, look again without I/O: an identical request's leader may
             # have stored its answer between that lookup and this task's start (no second call then).
             found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
@@ -146,7 +149,23 @@ class CacheFlow:
                 if found.state == "stale":
                     self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model)
                 return self._hit(req, found, key, labels, policy)
-        if not policy.store:
+        plan = None
+        if self.semantic is not None:
+            layer = self.layers.layer(req.gateway, model)
+            plan = self.semantic.plan(
+                endpoint=req.endpoint.name, model=model, resolved_model=resolved_model, body=body, policy=policy,
+                headers=req.headers, tenant=req.tenant, layer=layer,
+            )
+            if key is None:  # a semantic-only configuration: no exact lookup, but answers live under their exact key
+                if plan is None:
+                    return self._tag(await forward(body), "bypass", labels)
+                key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
+                                model=resolved_model, body=body)
+            if plan is not None and policy.lookup:
+                hit = await self.semantic.lookup(plan, policy)
+                if hit is not None:
+                    return self._hit(req, hit.found, hit.key, labels, policy, "semantic", hit.score)
+        if not policy.store or key is None:
             return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
 
         leader = True
@@ -166,15 +185,17 @@ class CacheFlow:
                 self.flights.finish(key, None)
             raise
         result = "miss" if policy.lookup else "bypass"  # no-cache: fetched fresh (and stored), not looked up
-        return self._tag(self._record(req, reply, key, policy, leader, started), result, labels, key)
+        return self._tag(self._record(req, reply, key, policy, leader, started, plan), result, labels, key)
 
     # -- replies ---------------------------------------------------------------------------------
 
     def _hit(
-        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact"
+        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact",
+        similarity: float | None = None,
     ) -> Reply:
         answer = found.answer
-        self.metrics.cache.inc((*labels, found.state))
+        state = found.state if similarity is None else "semantic"
+        self.metrics.cache.inc((*labels, state))
         self.metrics.cache_tokens_saved.inc(labels, answer.tokens)
         if req.facts.stream and req.endpoint.name in STREAMED:
             body = orjson.loads(answer.body)
@@ -184,7 +205,9 @@ class CacheFlow:
             headers = [_SSE]
         else:
             payload, headers = answer.body, [_JSON]
-        headers.extend(_STATUS_HEADERS[found.state])
+        headers.extend(_STATUS_HEADERS[state])
+        if similarity is not None:
+            headers.append((b"x-warmgate-similarity", f"{similarity:.4f}".encode()))
         headers.append((b"age", str(int(found.age)).encode()))
         headers.append((b"x-warmgate-cache-key", key.encode()))
         if policy.bucket_size > 1:
@@ -201,7 +224,10 @@ class CacheFlow:
 
     # -- recording and storing -------------------------------------------------------------------
 
-    def _record(self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float) -> Reply:
+    def _record(
+        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
+        plan: Plan | None = None,
+    ) -> Reply:
         endpoint = req.endpoint.name
         labels = (req.tenant, req.facts.model or "")
         if reply.stream is not None:
@@ -215,7 +241,7 @@ class CacheFlow:
                     if leader:
                         self.flights.finish(key, answer)
                     if answer is not None:
-                        self._save(key, policy, answer, labels)
+                        self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, recorded.body, plan))
 
                 reply.stream = RecordingStream(reply.stream, recorder, done)
             elif leader:
@@ -235,8 +261,14 @@ class CacheFlow:
         if leader:
             self.flights.finish(key, answer)
         if answer is not None:
-            self._save(key, policy, answer, labels)
+            self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, parsed, plan))
         return reply
+
+    def _plan_for(self, endpoint: str, body: Any, plan: Plan | None) -> Plan | None:
+        """`plan` if the answer `body` may be served by meaning later (the tool-call policy), else None."""
+        if plan is None or self.semantic is None or not isinstance(body, dict):
+            return None
+        return plan if self.semantic.accepts(endpoint, body) else None
 
     def _answer(
         self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float,
@@ -251,15 +283,23 @@ class CacheFlow:
             usage = read_usage(endpoint, body)
         return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total, usage)
 
-    def _save(self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None) -> None:
+    def _save(
+        self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None,
+        plan: Plan | None = None,
+    ) -> None:
+        """Store `answer`; with a semantic `plan`, index it by meaning once it is stored."""
         if self.cache.now is not None:  # memory: stored before the reply goes out, no task
             if self.cache.save_now(key, policy, answer, index) is not None:
                 self.metrics.cache_stores.inc(labels)
+                if plan is not None and self.semantic is not None:
+                    self.semantic.remember_later(plan, key, policy)
             return
 
         async def save() -> None:
             if await self.cache.save(key, policy, answer, index) is not None:
                 self.metrics.cache_stores.inc(labels)
+                if plan is not None and self.semantic is not None:
+                    await self.semantic.remember(plan, key, policy)
 
         self._spawn(save())
 

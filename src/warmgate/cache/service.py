@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple
 
 from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode
@@ -49,6 +49,8 @@ class ResponseCache:
         # memory store: its entries' bytes are the same objects on every hit, so their decoded
         # form is kept (bytes cache their hash: a lookup here is one dict probe)
         self._decoded: dict[bytes, CachedAnswer] | None = {} if now is not None else None
+        self.purge_hooks: list[Callable[[str], Awaitable[int]]] = []
+        """Called with the key or prefix after each purge (the semantic index drops those items too)."""
 
     async def lookup(self, key: str, policy: CachePolicy) -> Found | None:
         """A fresh or stale entry for `key`; None on a miss, including a bucket not yet full."""
@@ -130,14 +132,20 @@ class ResponseCache:
 
     async def purge_key(self, key: str) -> int:
         try:
-            return await self.store.delete(key)
+            dropped = await self.store.delete(key)
         except StoreError:
             self.metrics.store_errors.inc((self.store_name, "delete"))
             raise
+        for hook in self.purge_hooks:  # keys have one length: as a prefix, a key matches only itself
+            await hook(key)
+        return dropped
 
     async def purge_prefix(self, prefix: str) -> int:
         try:
-            return await self.store.delete_prefix(prefix)
+            dropped = await self.store.delete_prefix(prefix)
         except StoreError:
             self.metrics.store_errors.inc((self.store_name, "delete"))
             raise
+        for hook in self.purge_hooks:
+            await hook(prefix)
+        return dropped

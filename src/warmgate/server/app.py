@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 
 from warmgate.cache.flow import CacheFlow
+from warmgate.cache.semantic import SemanticCache
+from warmgate.cache.semantic_policy import semantic_enabled
 from warmgate.cache.service import ResponseCache
 from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
@@ -153,7 +155,7 @@ class GatewayApp:
         cache_cfg = self.config.cache
         self.store = open_store(cache_cfg, time.monotonic, self.redis_links)  # the clock of the circuit breaker
         self.cache = ResponseCache(self.store, cache_cfg.store, self.metrics, now=now_store(self.store))
-        self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics)
+        self.cache_flow = CacheFlow(cache_cfg, self.cache, self.metrics, self.open_semantic(self.cache))
         self.cache_flow.on_background_call = self.observer.background_call
         self.pipeline.cache = self.cache_flow
         self.admin.cache = self.cache
@@ -163,6 +165,23 @@ class GatewayApp:
         await self.management.start()
         self.admin.manage = ManagementApi(self.management, self.pipeline.models)
         self.started = True
+
+    def open_semantic(self, cache: ResponseCache) -> SemanticCache | None:
+        """The semantic cache with the configured embedder and vector index, or None when no model
+        is looked up by meaning (then nothing semantic runs)."""
+        cfg = self.config.semantic
+        if not semantic_enabled(cfg, declared="semantic" in self.config.model_fields_set):
+            return None
+        from warmgate.embeddings.factory import build_embedder
+        from warmgate.vectors.factory import build_index
+
+        # the embedder first: importing onnxruntime after usearch segfaults (onnxruntime 1.32, usearch 2.26)
+        embedder = build_embedder(cfg.embedder, self.config.providers)
+        index = build_index(cfg.index, embedder.dimensions)
+        semantic = SemanticCache(cfg, embedder, index, cache, self.metrics)
+        cache.purge_hooks.append(semantic.purge)
+        semantic.start()
+        return semantic
 
     def _swap(self, snapshot: Snapshot) -> None:
         """New management state: its layers and gateways apply from the next request on."""
@@ -174,6 +193,8 @@ class GatewayApp:
         self.started = False
         if self.cache_flow is not None:
             await self.cache_flow.drain()
+            if self.cache_flow.semantic is not None:
+                await self.cache_flow.semantic.close()
         if self.store is not None:
             await self.store.close()
         if self.management is not None:
