@@ -234,10 +234,12 @@ class CacheFlow:
             if reply.status == 200 and endpoint in STREAMED:
                 recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
 
+                # `done` must not refer to `reply` (reply -> stream -> done -> reply would be a
+                # reference cycle: every stream's objects left to the garbage collector)
                 def done(recorded: Any) -> None:
                     answer = None
                     if recorded is not None:
-                        answer = self._answer(endpoint, reply.status, recorded.body, recorded.raw, started)
+                        answer = self._answer(endpoint, 200, recorded.body, recorded.raw, started)
                     if leader:
                         self.flights.finish(key, answer)
                     if answer is not None:

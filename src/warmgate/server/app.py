@@ -52,6 +52,7 @@ from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
 from warmgate.server.dashboard import Dashboard
+from warmgate.server.protocol import RESPOND, Respond
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
@@ -211,9 +212,10 @@ class GatewayApp:
     # ------------------------------------------------------------------------------------------
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        respond: Respond | None = scope.pop(RESPOND, None)  # see server/protocol.py
         prepared: Request | None = scope.get(PREPARED)
         if prepared is not None:  # parsed by `answer_now`, which could not answer it
-            await self._serve_prepared(prepared, receive, send)
+            await self._serve_prepared(prepared, receive, send, respond)
             return
         request_id = self.new_request_id()
         started = time.perf_counter()
@@ -223,7 +225,7 @@ class GatewayApp:
             if path.startswith("/v1/"):
                 endpoint = endpoint_for(scope["method"], path)
                 wire = endpoint.wire
-                await self.proxy(scope, receive, send, endpoint, request_id)
+                await self.proxy(scope, receive, send, endpoint, request_id, respond=respond)
             elif path.startswith("/g/"):
                 gateway, path = _gateway_path(path)
                 if not path.startswith("/v1/"):
@@ -232,7 +234,7 @@ class GatewayApp:
                 wire = endpoint.wire
                 if not self.pipeline.serves_gateway(gateway):
                     raise NotFound(f"no gateway named {gateway!r}", code="gateway_not_found")
-                await self.proxy(scope, receive, send, endpoint, request_id, gateway, path)
+                await self.proxy(scope, receive, send, endpoint, request_id, gateway, path, respond)
             elif path in ("/healthz", "/readyz"):
                 await self.health(path, send, request_id)
             elif path.startswith("/dashboard") or path == "/admin/stats":
@@ -271,7 +273,7 @@ class GatewayApp:
 
     async def proxy(
         self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str,
-        gateway: str = DEFAULT_GATEWAY, path: str | None = None,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None, respond: Respond | None = None,
     ) -> None:
         """`path`: the request's path without its `/g/<gateway>` prefix (None: `scope["path"]`)."""
         content_type, auth, api_key, anthropic_version = self._head(scope)
@@ -287,7 +289,7 @@ class GatewayApp:
             return
         body = await self._read_body(receive)
         req = self._request(scope, endpoint, content_type, tenant, body, request_id, gateway, path)
-        await self._relay(req, receive, send)
+        await self._relay(req, receive, send, respond)
 
     def answer_now(self, scope: Scope, body: bytes) -> Reply | None:
         """Called by the protocol (`server/protocol.py`) once a small POST's body is complete,
@@ -321,9 +323,9 @@ class GatewayApp:
         reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
         return reply
 
-    async def _serve_prepared(self, req: Request, receive: Receive, send: Send) -> None:
+    async def _serve_prepared(self, req: Request, receive: Receive, send: Send, respond: Respond | None) -> None:
         try:
-            await self._relay(req, receive, send)
+            await self._relay(req, receive, send, respond)
         except GatewayError as e:
             self.observer.failed(req.request_id, req.path, e.status, e.code, req.started, req.gateway)
             await _send_error(send, e, req.endpoint.wire, req.request_id)
@@ -383,8 +385,9 @@ class GatewayApp:
             gateway=gateway,
         )
 
-    async def _relay(self, req: Request, receive: Receive, send: Send) -> None:
-        """Run the pipeline and send its reply, cancelling the upstream call if the client leaves."""
+    async def _relay(self, req: Request, receive: Receive, send: Send, respond: Respond | None = None) -> None:
+        """Run the pipeline and send its reply, cancelling the upstream call if the client leaves.
+        `respond`: the protocol's way to write a whole reply at once (`server.protocol.RESPOND`)."""
         watch = DisconnectWatch(receive)
         reply: Reply | None = None
         try:
@@ -395,6 +398,8 @@ class GatewayApp:
                 headers.append((b"x-warmgate-account", reply.account.encode()))
             if reply.stream is None:
                 watch.stop()
+                if respond is not None and respond(reply.status, headers, reply.body):
+                    return
                 headers.append((b"content-length", str(len(reply.body)).encode()))
                 await send({"type": "http.response.start", "status": reply.status, "headers": headers})
                 await send({"type": "http.response.body", "body": reply.body, "more_body": False})
