@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+import orjson
+
 from warmgate.errors import BadRequest
 
 Wire = Literal["openai", "anthropic"]
@@ -25,6 +27,19 @@ def type_name(v: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
         type(v), "null" if v is None else type(v).__name__
     )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """`body` parsed as the JSON object a request must be, or BadRequest (code invalid_json)."""
+    if not body:
+        raise BadRequest("the request body is empty; expected a JSON object", code="invalid_json")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"the request body is not valid JSON: {e}", code="invalid_json") from e
+    if not isinstance(value, dict):
+        raise BadRequest(f"the request body must be a JSON object, got {type_name(value)}", code="invalid_json")
+    return value
 
 
 def require_model(body: dict[str, Any]) -> str:

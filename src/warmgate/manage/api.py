@@ -28,6 +28,7 @@ from warmgate.cache.layers import ALL_MODELS
 from warmgate.cache.policy import effective
 from warmgate.config import DEFAULT_GATEWAY
 from warmgate.controls import NO_DIRECTIVE
+from warmgate.dialects.base import json_object
 from warmgate.errors import (
     BadRequest,
     Conflict,
@@ -100,7 +101,7 @@ class ManagementApi:
                 state = m.snapshot.state
                 return 200, orjson.dumps({"data": [_config_view(state, c) for c in state.configs.values()]})
             _only(method, "POST")
-            data = _json(body)
+            data = json_object(body)
             cfg: CachingConfig = parse(CachingConfig, data)
             await m.change(actor, "create", cfg.name, data, lambda s, d: (s.create(cfg), None))
             return 201, orjson.dumps(_config_view(m.snapshot.state, cfg))
@@ -110,7 +111,7 @@ class ManagementApi:
                 state = m.snapshot.state
                 return 200, orjson.dumps(_config_view(state, state.config(name)))
             if method == "PATCH":
-                data = _json(body)
+                data = json_object(body)
                 new: CachingConfig = await m.change(actor, "edit", name, data, lambda s, d: s.edit(name, data))
                 return 200, orjson.dumps(_config_view(m.snapshot.state, new))
             _only(method, "DELETE")
@@ -119,7 +120,7 @@ class ManagementApi:
         if action not in ("assign", "detach"):
             raise NotFound(f"no admin route {method} {CONFIGS}/{rest}")
         _only(method, "POST")
-        data = _json(body)
+        data = json_object(body)
         a: AssignBody = parse(AssignBody, data)
         if action == "assign":
             await m.change(actor, "assign", name, data,
@@ -140,7 +141,7 @@ class ManagementApi:
                                                   if n != DEFAULT_GATEWAY)]
                 return 200, orjson.dumps({"data": [_gateway_view(snap.state, snap.directory, n) for n in names]})
             _only(method, "POST")
-            data = _json(body)
+            data = json_object(body)
             gw: GatewayDef = parse(GatewayDef, data)
             self._known_models(gw.models)
             await m.change(actor, "create-gateway", gw.name, data, lambda s, d: (s.create_gateway(gw, d), None))
@@ -152,7 +153,7 @@ class ManagementApi:
             snap.directory.require(name)
             return 200, orjson.dumps(_gateway_view(snap.state, snap.directory, name))
         if method == "PATCH":
-            data = _json(body)
+            data = json_object(body)
             if isinstance(data.get("models"), list):
                 self._known_models(tuple(str(x) for x in data["models"]))
             await m.change(actor, "edit-gateway", name, data, lambda s, d: s.edit_gateway(name, data, d))
@@ -247,13 +248,3 @@ def _query(query: bytes) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(query.decode("latin-1")).items()}
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise BadRequest("the request body is empty; expected a JSON object", code="invalid_json")
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise BadRequest(f"the request body is not valid JSON: {e}", code="invalid_json") from e
-    if not isinstance(value, dict):
-        raise BadRequest("the request body must be a JSON object", code="invalid_json")
-    return value

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from warmgate.config import ManagementConfig
+from warmgate.sqlite_file import open_sqlite
 
 T = TypeVar("T")
 
@@ -60,18 +61,8 @@ class SqliteAdminStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgate-admin-sqlite")
 
     def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.executescript(_SCHEMA)
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._conn = conn
+        if self._conn is None:  # FULL: an acknowledged change survives a crash
+            self._conn = open_sqlite(self.path, _SCHEMA, synchronous="FULL")
         return self._conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:

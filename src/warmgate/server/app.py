@@ -26,7 +26,7 @@ from warmgate.cache.semantic_policy import semantic_enabled
 from warmgate.cache.service import ResponseCache
 from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
-from warmgate.dialects.base import type_name
+from warmgate.dialects.base import json_object
 from warmgate.errors import (
     BadRequest,
     GatewayError,
@@ -546,15 +546,7 @@ def _parse_json(body: bytes, content_type: bytes | None) -> dict[str, Any]:
             f"unsupported content type {content_type.decode('latin-1')!r}: send the body as application/json",  # type: ignore[union-attr]
             code="unsupported_content_type",
         )
-    if not body:
-        raise BadRequest("the request body is empty; expected a JSON object", code="invalid_json")
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise BadRequest(f"the request body is not valid JSON: {e}", code="invalid_json") from e
-    if not isinstance(value, dict):
-        raise BadRequest(f"the request body must be a JSON object, got {type_name(value)}", code="invalid_json")
-    return value
+    return json_object(body)
 
 
 async def _send_body(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, request_id: str) -> None:

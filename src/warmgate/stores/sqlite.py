@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from warmgate.sqlite_file import open_sqlite
 from warmgate.stores.base import Entry, StoreError
 
 T = TypeVar("T")
@@ -94,21 +95,9 @@ class SqliteStore:
         self._executor.submit(self._open)
 
     def _open(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: durable apart from the last commits before a power loss, and much faster
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-        except sqlite3.Error:
-            conn.close()
-            raise
-        self._conn = conn
-        return conn
+        if self._conn is None:
+            self._conn = open_sqlite(self.path, SCHEMA)
+        return self._conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:

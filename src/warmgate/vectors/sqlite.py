@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from warmgate.sqlite_file import open_sqlite
 from warmgate.stores.sqlite import prefix_end
 from warmgate.vectors.base import Match, VectorIndexError
 from warmgate.vectors.memory import F32, YIELD_EVERY, MemoryVectorIndex
@@ -180,20 +181,9 @@ class SqliteVectorIndex:
         ]
 
     def _open(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.timeout, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-        except sqlite3.Error:
-            conn.close()
-            raise
-        self._conn = conn
-        return conn
+        if self._conn is None:
+            self._conn = open_sqlite(self.path, SCHEMA, timeout=self.timeout)
+        return self._conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
