@@ -9,13 +9,9 @@ caught and turned into an error body in the caller's wire format.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import itertools
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -26,7 +22,6 @@ from warmgate.cache.semantic_policy import semantic_enabled
 from warmgate.cache.service import ResponseCache
 from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
-from warmgate.dialects.base import json_object
 from warmgate.errors import (
     BadRequest,
     GatewayError,
@@ -36,7 +31,6 @@ from warmgate.errors import (
     ShuttingDown,
     Unauthorized,
     Wire,
-    render,
 )
 from warmgate.exchange import Reply, Request
 from warmgate.manage.api import ManagementApi
@@ -48,10 +42,26 @@ from warmgate.observe.stats import refresh_gauges, summary
 from warmgate.pipeline import Pipeline
 from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
-from warmgate.routing.models import ModelTable
 from warmgate.routing.router import Router
 from warmgate.server.admin import AdminApi
 from warmgate.server.dashboard import Dashboard
+from warmgate.server.edge import (
+    ENDED,
+    JSON_HEADER,
+    ClientGone,
+    DisconnectWatch,
+    Receive,
+    RequestIds,
+    Scope,
+    Send,
+    gateway_path,
+    is_json,
+    model_lists,
+    parse_json,
+    send_body,
+    send_error,
+    send_error_if_not_started,
+)
 from warmgate.server.protocol import RESPOND, Respond
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
@@ -59,35 +69,7 @@ from warmgate.upstream.client import Upstream, UpstreamFailure
 
 log = logging.getLogger("warmgate")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-_JSON = (b"content-type", b"application/json")
-_ENDED = {"type": "http.response.body", "body": b"", "more_body": False}
-
-
-class ClientGone(Exception):
-    """The client disconnected before the gateway could answer."""
-
-
 PREPARED = "warmgate.request"  # scope key of a request `answer_now` parsed but did not answer
-
-
-class RequestIds:
-    """Request ids, unique across processes and instances without a syscall per request: 8 random
-    bytes drawn once per app (each worker process builds its own app), then a counter."""
-
-    __slots__ = ("_next", "_prefix")
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._next = itertools.count(1).__next__
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{self._next():08x}"
-
 
 def _hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
@@ -130,7 +112,7 @@ class GatewayApp:
             None if config.keys is None else {_hash_key(k.key.get_secret_value()): k.tenant for k in config.keys}
         )
         self._tenants_seen: dict[bytes, str] = {}  # presented key -> tenant, for keys that were valid
-        self._models_openai, self._models_anthropic = _model_lists(self.pipeline.models)
+        self._models_openai, self._models_anthropic = model_lists(self.pipeline.models)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -227,7 +209,7 @@ class GatewayApp:
                 wire = endpoint.wire
                 await self.proxy(scope, receive, send, endpoint, request_id, respond=respond)
             elif path.startswith("/g/"):
-                gateway, path = _gateway_path(path)
+                gateway, path = gateway_path(path)
                 if not path.startswith("/v1/"):
                     raise NotFound(f"no route for {scope['method']} {scope['path']}")
                 endpoint = endpoint_for(scope["method"], path)
@@ -239,29 +221,29 @@ class GatewayApp:
                 await self.health(path, send, request_id)
             elif path.startswith("/dashboard") or path == "/admin/stats":
                 status, headers, body = await self.dashboard.handle(scope, receive)
-                await _send_body(send, status, headers, body, request_id)
+                await send_body(send, status, headers, body, request_id)
             elif path == "/metrics" or path.startswith("/admin/"):
                 body = b""
                 if scope["method"] in ("POST", "PATCH", "PUT"):
                     body = await self._read_body(receive)
                 status, content_type, body = await self.admin.handle(scope, body)
-                await _send_body(send, status, [(b"content-type", content_type)], body, request_id)
+                await send_body(send, status, [(b"content-type", content_type)], body, request_id)
             else:
                 raise NotFound(f"no route for {scope['method']} {path}")
         except GatewayError as e:  # raised before any response was started
             if path.startswith("/v1/"):
-                gateway = _gateway_path(scope["path"])[0] if scope["path"].startswith("/g/") else DEFAULT_GATEWAY
+                gateway = gateway_path(scope["path"])[0] if scope["path"].startswith("/g/") else DEFAULT_GATEWAY
                 self.observer.failed(request_id, path, e.status, e.code, started, gateway)
-            await _send_error(send, e, wire, request_id)
+            await send_error(send, e, wire, request_id)
         except ClientGone:
             return
         except asyncio.CancelledError:
             # Only the server cancels this task: the shutdown grace period ran out.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            await _send_error_if_not_started(send, ShuttingDown("the gateway is shutting down; retry"), wire, request_id)
+            await send_error_if_not_started(send, ShuttingDown("the gateway is shutting down; retry"), wire, request_id)
         except Exception:
             log.exception("unexpected error on request %s", request_id)
-            await _send_error_if_not_started(send, InternalError("internal gateway error"), wire, request_id)
+            await send_error_if_not_started(send, InternalError("internal gateway error"), wire, request_id)
 
     async def health(self, path: str, send: Send, request_id: str) -> None:
         if path == "/healthz":
@@ -269,7 +251,7 @@ class GatewayApp:
         else:
             ready = self.started and self.pipeline.ready()
             status, body = (200, {"status": "ready"}) if ready else (503, {"status": "not ready"})
-        await _send_body(send, status, [_JSON], orjson.dumps(body), request_id)
+        await send_body(send, status, [JSON_HEADER], orjson.dumps(body), request_id)
 
     async def proxy(
         self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str,
@@ -283,9 +265,9 @@ class GatewayApp:
             if gateway == DEFAULT_GATEWAY:
                 body = self._models_anthropic if anthropic_version is not None else self._models_openai
             else:
-                body = _model_lists(self.pipeline.models, self.pipeline.gateway_models(gateway))[
+                body = model_lists(self.pipeline.models, self.pipeline.gateway_models(gateway))[
                     1 if anthropic_version is not None else 0]
-            await _send_body(send, 200, [_JSON], body, request_id)
+            await send_body(send, 200, [JSON_HEADER], body, request_id)
             return
         body = await self._read_body(receive)
         req = self._request(scope, endpoint, content_type, tenant, body, request_id, gateway, path)
@@ -303,7 +285,7 @@ class GatewayApp:
         if not path.startswith("/v1/"):
             if not path.startswith("/g/"):
                 return None
-            gateway, path = _gateway_path(path)
+            gateway, path = gateway_path(path)
             if not path.startswith("/v1/") or not self.pipeline.serves_gateway(gateway):
                 return None  # the async way answers the 404
         endpoint = endpoint_for("POST", path)
@@ -328,16 +310,16 @@ class GatewayApp:
             await self._relay(req, receive, send, respond)
         except GatewayError as e:
             self.observer.failed(req.request_id, req.path, e.status, e.code, req.started, req.gateway)
-            await _send_error(send, e, req.endpoint.wire, req.request_id)
+            await send_error(send, e, req.endpoint.wire, req.request_id)
         except ClientGone:
             return
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             err = ShuttingDown("the gateway is shutting down; retry")
-            await _send_error_if_not_started(send, err, req.endpoint.wire, req.request_id)
+            await send_error_if_not_started(send, err, req.endpoint.wire, req.request_id)
         except Exception:
             log.exception("unexpected error on request %s", req.request_id)
-            await _send_error_if_not_started(send, InternalError("internal gateway error"), req.endpoint.wire, req.request_id)
+            await send_error_if_not_started(send, InternalError("internal gateway error"), req.endpoint.wire, req.request_id)
 
     def _head(self, scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
         """(content-type, authorization, x-api-key, anthropic-version) of the request; raises
@@ -364,10 +346,10 @@ class GatewayApp:
     ) -> Request:
         parsed: dict[str, Any] | None = None
         if endpoint.known:
-            parsed = _parse_json(body, content_type)
-        elif body and _is_json(content_type):
+            parsed = parse_json(body, content_type)
+        elif body and is_json(content_type):
             try:  # passthrough: read a model if there is one; the provider judges the rest
-                parsed = _parse_json(body, content_type)
+                parsed = parse_json(body, content_type)
             except BadRequest:
                 parsed = None
         return Request(
@@ -413,7 +395,7 @@ class GatewayApp:
                 log.warning("request %s: %s; closing the client's stream unfinished", req.request_id, e)
                 raise ClientGone from e
             watch.stop()
-            await send(_ENDED)
+            await send(ENDED)
         except asyncio.CancelledError:
             if not watch.gone:
                 raise
@@ -467,108 +449,3 @@ class GatewayApp:
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-class DisconnectWatch:
-    """Cancels the request's task when the client disconnects, so the upstream call stops too.
-
-    It starts watching only after `delay` seconds: a short request never pays for the extra task
-    (measured: a watcher task per request cost about a tenth of the proxy's throughput).
-    """
-
-    __slots__ = ("_receive", "_task", "_timer", "_watcher", "gone")
-
-    def __init__(self, receive: Receive, delay: float = 0.02):
-        self._receive = receive
-        self._task = asyncio.current_task()
-        self._watcher: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(delay, self._start)
-        self.gone = False
-
-    def _start(self) -> None:
-        self._timer = None
-        self._watcher = asyncio.ensure_future(self._watch())
-
-    async def _watch(self) -> None:
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                self.gone = True
-                if self._task is not None:
-                    self._task.cancel()
-                return
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._watcher is not None:
-            self._watcher.cancel()
-            self._watcher = None
-
-
-def _gateway_path(path: str) -> tuple[str, str]:
-    """`/g/<gateway>/v1/...` -> (gateway, `/v1/...`); a path without `/v1/` after the name gets a
-    path that no route serves, so the caller answers 404."""
-    gateway, _, rest = path[3:].partition("/")
-    return gateway, "/" + rest
-
-
-def _model_lists(models: ModelTable, only: tuple[str, ...] | None = None) -> tuple[bytes, bytes]:
-    """`GET /v1/models` answers in the OpenAI and the Anthropic shape (`only`: a gateway's models)."""
-    names = models.names if only is None else [n for n in models.names if n in only]
-    openai_list = {
-        "object": "list",
-        "data": [
-            {"id": n, "object": "model", "created": 0, "owned_by": models.resolve(n).provider.name}  # type: ignore[union-attr]
-            for n in names
-        ],
-    }
-    anthropic_list = {
-        "data": [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names],
-        "has_more": False,
-        "first_id": names[0] if names else None,
-        "last_id": names[-1] if names else None,
-    }
-    return orjson.dumps(openai_list), orjson.dumps(anthropic_list)
-
-
-def _is_json(content_type: bytes | None) -> bool:
-    if content_type is None:
-        return True
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or media.endswith(b"+json")
-
-
-def _parse_json(body: bytes, content_type: bytes | None) -> dict[str, Any]:
-    if not _is_json(content_type):
-        raise BadRequest(
-            f"unsupported content type {content_type.decode('latin-1')!r}: send the body as application/json",  # type: ignore[union-attr]
-            code="unsupported_content_type",
-        )
-    return json_object(body)
-
-
-async def _send_body(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, request_id: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *headers,
-                (b"content-length", str(len(body)).encode()),
-                (b"x-warmgate-request-id", request_id.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _send_error(send: Send, err: GatewayError, wire: Wire, request_id: str) -> None:
-    await _send_body(send, err.status, [_JSON], render(err, wire, request_id), request_id)
-
-
-async def _send_error_if_not_started(send: Send, err: GatewayError, wire: Wire, request_id: str) -> None:
-    """Send an error body unless a response is already under way (then uvicorn closes the connection)."""
-    with contextlib.suppress(RuntimeError):  # uvicorn: "Expected ASGI message 'http.response.body'..."
-        await _send_error(send, err, wire, request_id)
