@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from warmgate.cache.policy import effective
-from warmgate.config import parse_config
+from warmgate.config_file import parse_config
 from warmgate.controls import NO_DIRECTIVE
 from warmgate.exchange import Reply
 from warmgate.manage.model import CachingConfig

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from warmgate.config import ConfigError, parse_config
+from warmgate.config_file import ConfigError, parse_config
 
 GOOD = """
 server: {host: 127.0.0.1, port: 8080}

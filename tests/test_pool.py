@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from warmgate.config import parse_config
+from warmgate.config_file import parse_config
 from warmgate.routing.models import ModelTable
 from warmgate.routing.pool import Pool
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from warmgate.config import parse_config
+from warmgate.config_file import parse_config
 from warmgate.dialects.usage import read_usage
 from warmgate.server.app import GatewayApp
 from warmgate.server.run import tune_gc

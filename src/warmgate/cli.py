@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warmgate.config import ConfigError, load_config
+from warmgate.config_file import ConfigError, load_config
 
 
 def _parser() -> argparse.ArgumentParser:

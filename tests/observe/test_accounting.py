@@ -11,7 +11,7 @@ import pytest
 from warmgate.accounting.cost import latency_saved, prompt_cache_saving, usage_cost
 from warmgate.accounting.prices import Price, PriceTable, load_prices, price_of
 from warmgate.cache.entry import CachedAnswer, decode, encode
-from warmgate.config import parse_config
+from warmgate.config_file import parse_config
 from warmgate.dialects.usage import Usage, read_stream_usage, read_usage
 from warmgate.observe.setup import price_overrides
 
