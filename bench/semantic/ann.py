@@ -58,6 +58,17 @@ def time_queries(fn: Any, queries: F32, k: int) -> tuple[list[float], list[list[
     return lat, out
 
 
+def measure_queries(res: dict[str, Any], q: Any, queries: dict[str, F32], truth: dict[str, Any], k: int) -> None:
+    """Query latency percentiles (fresh queries) and recall@1/@5 (near and fresh) of search `q`, into `res`."""
+    lat, _ = time_queries(q, queries["fresh"], k)
+    res["query"] = percentiles(lat)
+    res["recall"] = {}
+    for kind in ("near", "fresh"):
+        _, found = time_queries(q, queries[kind], k)
+        res["recall"][f"{kind}@1"] = recall(found, truth[kind], 1)
+        res["recall"][f"{kind}@5"] = recall(found, truth[kind], 5)
+
+
 def bench_brute(base: F32, queries: dict[str, F32], k: int) -> dict[str, Any]:
     def q(v: F32, k: int) -> list[int]:
         s = base @ v
@@ -99,13 +110,7 @@ def bench_hnswlib(base: F32, queries: dict[str, F32], truth: dict[str, Any], k: 
         lab, _ = idx.knn_query(v, k=k)
         return lab[0].tolist()  # type: ignore[no-any-return]
 
-    lat, _ = time_queries(q, queries["fresh"], k)
-    res["query"] = percentiles(lat)
-    res["recall"] = {}
-    for kind in ("near", "fresh"):
-        _, found = time_queries(q, queries[kind], k)
-        res["recall"][f"{kind}@1"] = recall(found, truth[kind], 1)
-        res["recall"][f"{kind}@5"] = recall(found, truth[kind], 5)
+    measure_queries(res, q, queries, truth, k)
     # deletes (mark_deleted) and updates (re-adding an existing label replaces its vector)
     t = time.perf_counter()
     for i in range(1000):
@@ -155,13 +160,7 @@ def bench_usearch(base: F32, queries: dict[str, F32], truth: dict[str, Any], k: 
         m = idx.search(v, k, threads=1)
         return m.keys.tolist()  # type: ignore[no-any-return]
 
-    lat, _ = time_queries(q, queries["fresh"], k)
-    res["query"] = percentiles(lat)
-    res["recall"] = {}
-    for kind in ("near", "fresh"):
-        _, found = time_queries(q, queries[kind], k)
-        res["recall"][f"{kind}@1"] = recall(found, truth[kind], 1)
-        res["recall"][f"{kind}@5"] = recall(found, truth[kind], 5)
+    measure_queries(res, q, queries, truth, k)
     t = time.perf_counter()
     for i in range(1000):
         idx.remove(i)
