@@ -71,6 +71,8 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             time.sleep(0.5)
+        if body.unique:  # a fresh nonce, or the measured run would hit the warm-up's stored misses
+            body = Body.chat("gpt-sim", stream=False, unique=True)
         cpu0 = cpu_seconds(proc.pid)
         res = run_wrk(chat_url(url), headers, body, args.concurrency, args.duration, work)
         cpu = cpu_seconds(proc.pid) - cpu0

@@ -233,19 +233,8 @@ class CacheFlow:
         if reply.stream is not None:
             if reply.status == 200 and endpoint in STREAMED:
                 recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
-
-                # `done` must not refer to `reply` (reply -> stream -> done -> reply would be a
-                # reference cycle: every stream's objects left to the garbage collector)
-                def done(recorded: Any) -> None:
-                    answer = None
-                    if recorded is not None:
-                        answer = self._answer(endpoint, 200, recorded.body, recorded.raw, started)
-                    if leader:
-                        self.flights.finish(key, answer)
-                    if answer is not None:
-                        self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, recorded.body, plan))
-
-                reply.stream = RecordingStream(reply.stream, recorder, done)
+                reply.stream = RecordingStream(reply.stream, recorder,
+                                               self._on_recorded(endpoint, key, policy, leader, started, labels, plan))
             elif leader:
                 self.flights.finish(key, None)
             return reply
@@ -265,6 +254,26 @@ class CacheFlow:
         if answer is not None:
             self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, parsed, plan))
         return reply
+
+    def _on_recorded(
+        self, endpoint: str, key: str, policy: CachePolicy, leader: bool, started: float, labels: tuple[str, str],
+        plan: Plan | None,
+    ) -> Callable[[Any], None]:
+        """What a recorded stream calls when it ended: with the recording, or None when it was cut.
+        (A method of its own: a closure's variables would cost every `_record` call their cells.)"""
+
+        # `done` must not refer to the reply (reply -> stream -> done -> reply would be a reference
+        # cycle: every stream's objects left to the garbage collector)
+        def done(recorded: Any) -> None:
+            answer = None
+            if recorded is not None:
+                answer = self._answer(endpoint, 200, recorded.body, recorded.raw, started)
+            if leader:
+                self.flights.finish(key, answer)
+            if answer is not None:
+                self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, recorded.body, plan))
+
+        return done
 
     def _plan_for(self, endpoint: str, body: Any, plan: Plan | None) -> Plan | None:
         """`plan` if the answer `body` may be served by meaning later (the tool-call policy), else None."""
@@ -296,14 +305,16 @@ class CacheFlow:
                 if plan is not None and self.semantic is not None:
                     self.semantic.remember_later(plan, key, policy)
             return
+        self._spawn(self._save_async(key, policy, answer, labels, index, plan))
 
-        async def save() -> None:
-            if await self.cache.save(key, policy, answer, index) is not None:
-                self.metrics.cache_stores.inc(labels)
-                if plan is not None and self.semantic is not None:
-                    await self.semantic.remember(plan, key, policy)
-
-        self._spawn(save())
+    async def _save_async(
+        self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None,
+        plan: Plan | None,
+    ) -> None:
+        if await self.cache.save(key, policy, answer, index) is not None:
+            self.metrics.cache_stores.inc(labels)
+            if plan is not None and self.semantic is not None:
+                await self.semantic.remember(plan, key, policy)
 
     def _refresh(
         self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int,

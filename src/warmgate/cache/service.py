@@ -78,7 +78,7 @@ class ResponseCache:
             return None
 
     def _pick(self, entries: list[Entry], policy: CachePolicy, now: float) -> Found | None:
-        if not entries or len(entries) < policy.bucket_size:
+        if len(entries) < policy.bucket_size or not entries:
             return None
         index = 0 if len(entries) == 1 else self._choose(len(entries))
         entry = entries[index]

@@ -41,11 +41,8 @@ class MemoryStore:
     def _bucket_bytes(self, key: str, bucket: list[Entry]) -> int:
         return BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
 
-    def _live(self, key: str, now: float) -> list[Entry] | None:
-        """The bucket with its dead entries dropped (and the bucket itself if none is left)."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            return None
+    def _live(self, key: str, bucket: list[Entry], now: float) -> list[Entry] | None:
+        """`bucket` (the one of `key`) with its dead entries dropped (and the bucket itself if none is left)."""
         for e in bucket:
             if e.stale_until < now:
                 break
@@ -64,7 +61,10 @@ class MemoryStore:
         self.bytes -= BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
 
     def get_now(self, key: str, now: float) -> list[Entry]:
-        bucket = self._live(key, now)
+        bucket = self._buckets.get(key)
+        if bucket is None:  # a miss: the common case of a lookup
+            return []
+        bucket = self._live(key, bucket, now)
         if bucket is None:
             return []
         self._buckets.move_to_end(key)
@@ -79,10 +79,12 @@ class MemoryStore:
     def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
         if entry.stale_until < now or max_entries < 1:
             return None
-        bucket = self._live(key, now)
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket = self._live(key, bucket, now)
         if bucket is not None and len(bucket) >= max_entries:
             return None
-        grow = _size(entry) + (0 if bucket is not None else BUCKET_OVERHEAD + len(key))
+        grow = len(entry.value) + ENTRY_OVERHEAD + (0 if bucket is not None else BUCKET_OVERHEAD + len(key))
         current = self._bucket_bytes(key, bucket) if bucket is not None else 0
         if current + grow > self.max_bytes:
             return None
@@ -92,7 +94,8 @@ class MemoryStore:
             self._buckets.move_to_end(key)
         bucket.append(entry)
         self.bytes += grow
-        self._evict(keep=key)
+        if self.bytes > self.max_bytes:
+            self._evict(keep=key)
         return len(bucket) - 1
 
     def _evict(self, keep: str) -> None:
@@ -107,7 +110,9 @@ class MemoryStore:
         return self.replace_now(key, index, entry, now)
 
     def replace_now(self, key: str, index: int, entry: Entry, now: float) -> bool:
-        bucket = self._live(key, now)
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket = self._live(key, bucket, now)
         if bucket is None or not 0 <= index < len(bucket) or entry.stale_until < now:
             return False
         delta = len(entry.value) - len(bucket[index].value)
