@@ -266,7 +266,8 @@ def test_fifty_concurrent_identical_misses_make_one_upstream_call(cgw: Gateway, 
 def test_invalid_controls_are_400s_in_the_callers_format(cgw: Gateway, clean_sim: Sim, sdk: Clients) -> None:
     client = sdk.openai(cgw.url)
     for headers in ({"cf-aig-cache-ttl": "-5"}, {"cf-cache-ttl": "soon"}, {"x-cache-control": "max-age=-1"},
-                    {"x-cache-control": "sometimes"}, {"Helicone-Cache-Bucket-Max-Size": "0"}, {"cf-skip-cache": "maybe"}):
+                    {"x-cache-control": "sometimes"}, {"Helicone-Cache-Bucket-Max-Size": "0"}, {"cf-skip-cache": "maybe"},
+                    {"x-warmgate-semantic-threshold": "high"}):
         with pytest.raises(openai.BadRequestError):
             chat(client, uid(), extra_headers=headers)
     with pytest.raises(openai.BadRequestError):
@@ -275,6 +276,12 @@ def test_invalid_controls_are_400s_in_the_callers_format(cgw: Gateway, clean_sim
         sdk.anthropic(cgw.url).messages.create(model="claude-sim", max_tokens=8, messages=[{"role": "user", "content": "x"}],
                                                extra_headers={"cf-aig-cache-ttl": "-1"})
     assert upstream_calls(clean_sim) == 0
+    # a malformed control is refused on a hit too (here: a semantic threshold on an exact-only gateway)
+    q = uid()
+    chat(client, q)
+    with pytest.raises(openai.BadRequestError, match="x-warmgate-semantic-threshold"):
+        chat(client, q, extra_headers={"x-warmgate-semantic-threshold": "1.5"})
+    assert chat(client, q, extra_headers={"x-warmgate-semantic-threshold": "off"}).headers["x-warmgate-cache"] == "HIT"
 
 
 def test_embeddings_and_messages_are_cached(cgw: Gateway, clean_sim: Sim, sdk: Clients) -> None:

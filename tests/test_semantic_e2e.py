@@ -231,3 +231,24 @@ def test_a_streamed_miss_is_indexed_too(sgw: Gateway, clean_sim: Sim, sdk: Clien
     assert again.headers["x-warmgate-cache"] == "SEMANTIC"
     assert again.parse().choices[0].message.content == text
     assert calls(clean_sim) == 1
+
+
+def test_a_refreshed_stale_entry_is_found_by_meaning_again(sim: Sim, sdk: Clients, tmp_path: Any) -> None:
+    """The index item of an answer expires with the answer's TTL; the background refresh of a stale
+    entry stores the answer again and must index it again, or paraphrases stop hitting."""
+    config = semantic_config(sim.url)
+    config["cache"] = {"enabled": True, "ttl": 2, "stale": 60}
+    gw = Gateway(tmp_path, config)
+    try:
+        client = sdk.openai(gw.url)
+        system = topic()
+        before = indexed(gw)
+        assert ask(client, "How do I reverse a list in Python?", system).headers["x-warmgate-cache"] == "MISS"
+        wait_indexed(gw, before + 1)
+        time.sleep(2.3)  # past the TTL, within the stale allowance (the index item has expired now)
+        assert ask(client, "How do I reverse a list in Python?", system).headers["x-warmgate-cache"] == "STALE"
+        wait_indexed(gw, before + 2)  # the refresh stored the answer and indexed it again
+        paraphrase = ask(client, "What's the best way to reverse a list in Python?", system)
+        assert paraphrase.headers["x-warmgate-cache"] == "SEMANTIC"
+    finally:
+        gw.stop()

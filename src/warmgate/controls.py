@@ -97,8 +97,11 @@ _X_CACHE_CONTROL = b"x-cache-control"
 VENDOR_HEADERS = frozenset({*_SKIP, *_TTL_MS, _KEY, _ENABLED, _SEED, _BUCKET, _X_CACHE_CONTROL})
 """Headers that only mean something to a gateway cache: the edge need not forward them upstream."""
 
-CONTROL_HEADERS = VENDOR_HEADERS | {_CACHE_CONTROL}
-"""Every header `parse_controls` reads."""
+SEMANTIC_THRESHOLD_HEADER = b"x-warmgate-semantic-threshold"
+
+CONTROL_HEADERS = VENDOR_HEADERS | {_CACHE_CONTROL, SEMANTIC_THRESHOLD_HEADER}
+"""Every header `parse_controls` reads (the semantic threshold only to check it: the semantic cache
+reads it again through `semantic_threshold_value`)."""
 
 _BODY_FIELDS = frozenset({"no-cache", "no-store", "ttl", "s-maxage", "namespace", "use-cache"})
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -206,7 +209,27 @@ def _cache_control(acc: _Acc, name: str, raw: str, strict: bool) -> None:
             )
 
 
+def semantic_threshold_value(raw_value: bytes) -> float | None:
+    """The value of `x-warmgate-semantic-threshold`: a number from 0.0 to 1.0, or None for `off`.
+    Raises BadRequest for anything else (whether or not the request gets a semantic lookup)."""
+    text = raw_value.decode("latin-1").strip().lower()
+    if text == "off":
+        return None
+    try:
+        asked = float(text)
+    except ValueError:
+        asked = -1.0
+    if not 0.0 <= asked <= 1.0:  # also rejects nan
+        name = SEMANTIC_THRESHOLD_HEADER.decode()
+        raise BadRequest(f"{name} must be a number from 0.0 to 1.0 or 'off', got {text[:40]!r}",
+                         code="invalid_cache_control", param=name)
+    return asked
+
+
 def _header(acc: _Acc, k: bytes, raw_value: bytes) -> None:
+    if k == SEMANTIC_THRESHOLD_HEADER:
+        semantic_threshold_value(raw_value)  # checked here, so a malformed one is a 400 on every path
+        return
     name = k.decode("latin-1")
     raw = raw_value.decode("latin-1")
     if k in _SKIP:

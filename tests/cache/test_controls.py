@@ -274,3 +274,16 @@ def test_invalid_body_cache_is_a_bad_request_naming_the_field(cache: Any, param:
 
 def test_control_headers_are_all_lower_case() -> None:
     assert all(h == h.lower() for h in CONTROL_HEADERS)
+
+
+@pytest.mark.parametrize("value", ["high", "1.5", "-0.1", "nan", ""])
+def test_a_malformed_semantic_threshold_is_refused_by_every_request(value: str) -> None:
+    with pytest.raises(BadRequest, match="x-warmgate-semantic-threshold") as e:
+        parse_controls([(b"x-warmgate-semantic-threshold", value.encode())], {"model": "m"})
+    assert e.value.code == "invalid_cache_control"
+
+
+@pytest.mark.parametrize("value", ["0.9", "1", "0", "OFF", " off "])
+def test_a_valid_semantic_threshold_changes_no_exact_control(value: str) -> None:
+    directive, _ = parse_controls([(b"x-warmgate-semantic-threshold", value.encode())], {"model": "m"})
+    assert directive == CacheDirective()

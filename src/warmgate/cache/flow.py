@@ -147,15 +147,11 @@ class CacheFlow:
             found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale":
-                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model)
+                    plan = self._plan(req, model, resolved_model, body, policy)
+                    self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model, plan)
                 return self._hit(req, found, key, labels, policy)
-        plan = None
+        plan = self._plan(req, model, resolved_model, body, policy)
         if self.semantic is not None:
-            layer = self.layers.layer(req.gateway, model)
-            plan = self.semantic.plan(
-                endpoint=req.endpoint.name, model=model, resolved_model=resolved_model, body=body, policy=policy,
-                headers=req.headers, tenant=req.tenant, layer=layer,
-            )
             if key is None:  # a semantic-only configuration: no exact lookup, but answers live under their exact key
                 if plan is None:
                     return self._tag(await forward(body), "bypass", labels)
@@ -186,6 +182,17 @@ class CacheFlow:
             raise
         result = "miss" if policy.lookup else "bypass"  # no-cache: fetched fresh (and stored), not looked up
         return self._tag(self._record(req, reply, key, policy, leader, started, plan), result, labels, key)
+
+    def _plan(
+        self, req: Request, model: str, resolved_model: str, body: dict[str, Any], policy: CachePolicy
+    ) -> Plan | None:
+        """The request's semantic lookup, or None (no semantic cache, or none for this request)."""
+        if self.semantic is None:
+            return None
+        return self.semantic.plan(
+            endpoint=req.endpoint.name, model=model, resolved_model=resolved_model, body=body, policy=policy,
+            headers=req.headers, tenant=req.tenant, layer=self.layers.layer(req.gateway, model),
+        )
 
     # -- replies ---------------------------------------------------------------------------------
 
@@ -318,9 +325,10 @@ class CacheFlow:
 
     def _refresh(
         self, endpoint: str, key: str, policy: CachePolicy, body: dict[str, Any], forward: Forward, index: int,
-        req: Request | None = None, upstream_model: str | None = None,
+        req: Request | None = None, upstream_model: str | None = None, plan: Plan | None = None,
     ) -> None:
-        """One background request refreshes a stale entry (never two for the same key)."""
+        """One background request refreshes a stale entry (never two for the same key); with a
+        semantic `plan`, the refreshed answer is indexed by meaning again (until its new expiry)."""
         if key in self._refreshing:
             return
         self._refreshing.add(key)
@@ -339,7 +347,10 @@ class CacheFlow:
                 parsed = orjson.loads(reply.body) if reply.body else None
                 if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
                     answer = self._answer(endpoint, reply.status, parsed, None, started)
-                    await self.cache.save(key, policy, answer, index)
+                    stored = await self.cache.save(key, policy, answer, index)
+                    semantic_plan = self._plan_for(endpoint, parsed, plan)
+                    if stored is not None and semantic_plan is not None and self.semantic is not None:
+                        await self.semantic.remember(semantic_plan, key, policy)
             except Exception as e:  # a failed refresh leaves the stale entry; it expires by itself
                 log.warning("background refresh of a stale cache entry failed: %s", e)
             finally:

@@ -18,9 +18,9 @@ from typing import Final
 
 from warmgate.cache.policy import Layer
 from warmgate.config import SemanticConfig
-from warmgate.errors import BadRequest
+from warmgate.controls import SEMANTIC_THRESHOLD_HEADER, semantic_threshold_value
 
-THRESHOLD_HEADER: Final = b"x-warmgate-semantic-threshold"
+THRESHOLD_HEADER: Final = SEMANTIC_THRESHOLD_HEADER
 
 
 def semantic_enabled(cfg: SemanticConfig, declared: bool = False) -> bool:
@@ -48,18 +48,9 @@ def semantic_threshold(
     for name, value in headers:
         if name != THRESHOLD_HEADER:
             continue
-        text = value.decode("latin-1").strip().lower()
-        if text == "off":
+        asked = semantic_threshold_value(value)
+        if asked is None:
             return None
-        try:
-            asked = float(text)
-        except ValueError:
-            asked = -1.0
-        if not 0.0 <= asked <= 1.0:  # also rejects nan
-            raise BadRequest(
-                f"x-warmgate-semantic-threshold must be a number from 0.0 to 1.0 or 'off', got {text[:40]!r}",
-                code="invalid_cache_control",
-            )
         threshold = max(threshold, asked)
     return threshold
 
