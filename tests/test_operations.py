@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -112,3 +115,20 @@ def test_client_disconnect_cancels_the_upstream_call(clean_sim: Sim, gateway_fac
                 headers={"content-type": "application/json", "x-sim-ttft-ms": "10000"})
     assert _wait_for(lambda: _account(clean_sim, "sk-dc")["cancelled"] == 2), _account(clean_sim, "sk-dc")
     assert _account(clean_sim, "sk-dc")["in_flight"] == 0
+
+
+def test_a_model_that_cannot_be_loaded_stops_startup_with_a_clear_message(tmp_path: Path) -> None:
+    """No traceback, no half-started gateway: one line naming the problem, and a non-zero exit."""
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "server: {host: 127.0.0.1, port: 0}\n"
+        "providers:\n"
+        "  - {name: sim, api: openai, base_url: 'http://127.0.0.1:9/v1', accounts: [{name: a1, api_key: sk-x}]}\n"
+        "models: {gpt-sim: sim}\n"
+        f"semantic: {{mode: both, embedder: {{kind: offline, model_path: '{config}'}}}}\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "warmgate", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    assert "warmgate cannot start: cannot read the weights of" in done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed client session" not in done.stderr

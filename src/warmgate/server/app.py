@@ -22,6 +22,7 @@ from warmgate.cache.semantic_policy import semantic_enabled
 from warmgate.cache.service import ResponseCache
 from warmgate.config import DEFAULT_GATEWAY, DEFAULT_TENANT, Config
 from warmgate.dialects import Endpoint, endpoint_for
+from warmgate.embeddings.factory import EmbedderSetupError
 from warmgate.errors import (
     BadRequest,
     GatewayError,
@@ -125,7 +126,12 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.startup()
+                try:
+                    await self.startup()
+                except EmbedderSetupError as e:  # a configured model that cannot be loaded: say so, no traceback
+                    await self.shutdown()  # what did start (the upstream session, the store) closes again
+                    await send({"type": "lifespan.startup.failed", "message": f"warmgate cannot start: {e}"})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
