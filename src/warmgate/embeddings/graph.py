@@ -156,10 +156,25 @@ def build_encoder(w: Weights, *, heads: int, int8: bool = False, eps: float = 1e
         helper.make_node("Add", ["word_emb", "pos_emb"], ["emb"]),
         helper.make_node("LayerNormalization", ["emb", const("emb_ln_g", f["embeddings.LayerNorm.weight"]),
                                                 const("emb_ln_b", f["embeddings.LayerNorm.bias"])],
-                         ["x0"], axis=-1, epsilon=eps),
+                         ["emb_ln"], axis=-1, epsilon=eps),
         helper.make_node("Cast", ["attention_mask"], ["mask_index"], to=TensorProto.INT32),  # (batch, tokens)
+        # Between attentions the hidden state is a matrix, a row per token (fewer nodes per dense layer).
+        helper.make_node("Reshape", ["emb_ln", const("rows_hidden", np.array([-1, hidden], np.int64))], ["x0"]),
+        helper.make_node("Shape", ["x0"], ["rows"], start=0, end=1),
+        helper.make_node("Expand", ["u8zero", "rows"], ["zero_rows"]),  # QuantizeLinear per row: a zero per row
         helper.make_node("Shape", ["input_ids"], ["batch_tokens"]),
     ]
+
+    shapes: set[int] = set()
+
+    def tokens(x: str, width: int, out: str) -> None:
+        """out = x ([batch * tokens, width]) as [batch, tokens, width]."""
+        if width not in shapes:
+            shapes.add(width)
+            nodes.append(helper.make_node(
+                "Concat", ["batch_tokens", const(f"width{width}", np.array([width], np.int64))], [f"shape{width}"], axis=0,
+            ))
+        nodes.append(helper.make_node("Reshape", [x, f"shape{width}"], [out]))
 
     def quantized(*names: str) -> tuple[Any, Any] | None:
         """The int8 values and column scales of these weights side by side, if int8 is on and each is
@@ -177,23 +192,17 @@ def build_encoder(w: Weights, *, heads: int, int8: bool = False, eps: float = 1e
             nodes.append(helper.make_node("MatMul", [x, const(name, f[name])], [out]))
             return
         q, col_scale = weights
-        k, n = q.shape
         t = name + "/"
         nodes.extend([
-            helper.make_node("Reshape", [x, const(t + "rows_k", np.array([-1, k], np.int64))], [t + "x"]),
-            helper.make_node("Abs", [t + "x"], [t + "abs"]),
+            helper.make_node("Abs", [x], [t + "abs"]),
             helper.make_node("ReduceMax", [t + "abs", "axes_last"], [t + "amax"], keepdims=0),
             helper.make_node("Max", [t + "amax", "tiny"], [t + "amax1"]),
             helper.make_node("Div", [t + "amax1", "i8max"], [t + "scale"]),  # per token, shape (rows,)
-            helper.make_node("Shape", [t + "scale"], [t + "rows"]),
-            helper.make_node("Expand", ["u8zero", t + "rows"], [t + "zero"]),  # per-axis needs one per row
-            helper.make_node("QuantizeLinear", [t + "x", t + "scale", t + "zero"], [t + "xq"], axis=0),
+            helper.make_node("QuantizeLinear", [x, t + "scale", "zero_rows"], [t + "xq"], axis=0),
             helper.make_node("MatMulIntegerToFloat", [t + "xq", const(name + ".q", q), "one",
                                                       const(name + ".s", col_scale), "u8zero"], [t + "cols"], domain=MS),
             helper.make_node("Unsqueeze", [t + "scale", "axes_last"], [t + "scale1"]),
-            helper.make_node("Mul", [t + "cols", t + "scale1"], [t + "y"]),
-            helper.make_node("Concat", ["batch_tokens", const(t + "n", np.array([n], np.int64))], [t + "shape"], axis=0),
-            helper.make_node("Reshape", [t + "y", t + "shape"], [out]),
+            helper.make_node("Mul", [t + "cols", t + "scale1"], [out]),
         ])
 
     def add_norm(y: str, bias: str, skip: str, ln: str, out: str) -> None:
@@ -212,17 +221,24 @@ def build_encoder(w: Weights, *, heads: int, int8: bool = False, eps: float = 1e
         qk = quantized(*(p + lin + ".weight" for lin in _LINEARS[:2]))
         if qk is None:
             qkv_w = np.concatenate([f[p + lin + ".weight"] for lin in _LINEARS[:3]], axis=1)
+            tokens(x, hidden, p + "x3")
             nodes.append(helper.make_node(
-                "Attention", [x, const(p + "qkv.w", qkv_w), qkv_b, "mask_index"], [p + "att"], domain=MS, num_heads=heads,
+                "Attention", [p + "x3", const(p + "qkv.w", qkv_w), qkv_b, "mask_index"], [p + "att3"],
+                domain=MS, num_heads=heads,
             ))
         else:  # Q and K as integer products; V stays float (see the module docstring)
             dense(x, p + "qk", p + "qk", qk)
+            tokens(p + "qk", 2 * hidden, p + "qk3")
             nodes += [
-                helper.make_node("Split", [p + "qk"], [p + "q", p + "k"], axis=-1, num_outputs=2),
+                helper.make_node("Split", [p + "qk3"], [p + "q", p + "k"], axis=-1, num_outputs=2),
                 helper.make_node("MatMul", [x, const(p + "v.w", f[p + _LINEARS[2] + ".weight"])], [p + "v"]),
-                helper.make_node("MultiHeadAttention", [p + "q", p + "k", p + "v", qkv_b, "mask_index"], [p + "att"],
-                                 domain=MS, num_heads=heads),
             ]
+            tokens(p + "v", hidden, p + "v3")
+            nodes.append(helper.make_node(
+                "MultiHeadAttention", [p + "q", p + "k", p + "v3", qkv_b, "mask_index"], [p + "att3"],
+                domain=MS, num_heads=heads,
+            ))
+        nodes.append(helper.make_node("Reshape", [p + "att3", "rows_hidden"], [p + "att"]))
         dense(p + "att", p + "attention.output.dense.weight", p + "att_out")
         add_norm(p + "att_out", p + "attention.output.dense.bias", x, p + "attention.output.LayerNorm", p + "x1")
         dense(p + "x1", p + "intermediate.dense.weight", p + "ffn_in")
@@ -231,9 +247,9 @@ def build_encoder(w: Weights, *, heads: int, int8: bool = False, eps: float = 1e
             domain=MS,
         ))
         dense(p + "gelu", p + "output.dense.weight", p + "ffn_out")
-        out = "last_hidden_state" if i == w.layers - 1 else p + "x2"
-        add_norm(p + "ffn_out", p + "output.dense.bias", p + "x1", p + "output.LayerNorm", out)
-        x = out
+        x = p + "x2"
+        add_norm(p + "ffn_out", p + "output.dense.bias", p + "x1", p + "output.LayerNorm", x)
+    tokens(x, hidden, "last_hidden_state")
     graph = helper.make_graph(
         nodes,
         "warmgate-encoder",
