@@ -119,9 +119,12 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     failures = _runtime_errors(ort)
     setup_failures: tuple[type[Exception], ...] = (*failures, EmbeddingUnavailable)  # the last: the probe's output has the wrong shape
     try:
+        disabled: Sequence[str] = ()
         if cfg.precision == "int8":
-            blob = _int8_encoder(path)
-        session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+            blob, disabled = _int8_encoder(path)
+        session = ort.InferenceSession(
+            blob, options, providers=["CPUExecutionProvider"], disabled_optimizers=list(disabled)
+        )
         model = MiniLM(
             session,
             tokenizer,
@@ -144,10 +147,11 @@ def build_offline(cfg: OfflineEmbedderConfig | None = None) -> OfflineEmbedder:
     )
 
 
-def _int8_encoder(path: Path) -> bytes:
-    """The fused graph with integer products (see `graph`), from the weights of the export at `path`."""
+def _int8_encoder(path: Path) -> tuple[bytes, Sequence[str]]:
+    """The fused graph with integer products (see `graph`), from the weights of the export at `path`,
+    and the onnxruntime optimizers its session must leave out."""
     try:
-        from warmgate.embeddings.graph import build_encoder, read_weights
+        from warmgate.embeddings.graph import DISABLED_OPTIMIZERS, build_encoder, read_weights
     except ImportError as exc:
         raise EmbedderSetupError(SEMANTIC_EXTRA_HINT + " (precision int8 needs onnx)") from exc
     try:
@@ -157,7 +161,7 @@ def _int8_encoder(path: Path) -> bytes:
     heads = 12 if weights.float["embeddings.LayerNorm.weight"].shape[0] == 384 else 0
     if not heads:
         raise EmbedderSetupError(f"{path}: precision int8 knows only all-MiniLM-L6-v2 (hidden size 384)")
-    return build_encoder(weights, heads=heads, int8=True)
+    return build_encoder(weights, heads=heads, int8=True), DISABLED_OPTIMIZERS
 
 
 def _runtime_errors(ort: ModuleType) -> tuple[type[Exception], ...]:
