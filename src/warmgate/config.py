@@ -266,9 +266,11 @@ class RoutingConfig(_Model):
         default=30 * 86400, gt=0, description="seconds previous_response_id routes to the account that stored it"
     )
     load_bound: float = Field(
-        default=1.1, ge=1.0,
-        description="a conversation is placed on no account whose load (requests in flight + warm conversations) "
-        "is above this times the mean; warm conversations then stay, so whole-run load ends somewhat above it",
+        default=1.0, ge=1.0,
+        description="a conversation is placed on no account whose load (requests in flight + its warm "
+        "conversations and recent requests, see routing.pool) is above this times the mean; 1.0 lets a "
+        "conversation spill from its first-choice account as soon as that one is busier than the mean. "
+        "Warm conversations then stay, so whole-run load ends somewhat above it",
     )
     min_prefix_tokens: int = Field(default=1024, ge=0, description="shorter prompts get no prefix affinity")
     bindings: Literal["memory", "redis"] = "memory"

@@ -1,19 +1,22 @@
 """The router's choice of account over time, with an injected clock (no server): a conversation
-that failed over returns to its first choice only when staying is not cheaper, and placement counts
-recent request starts, not only requests in flight."""
+that failed over returns to its first choice only when staying is not cheaper, and placement's load
+counts warm conversations and recent request starts, not only requests in flight."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warmgate.config import Config
 from warmgate.dialects import endpoint_for, openai_chat
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
 from warmgate.routing.bindings import MemoryBindings
-from warmgate.routing.pool import Pool
+from warmgate.routing.pool import CONVERSATION_SHARE, RECENT_TTLS, Pool
 from warmgate.routing.router import Router
 from warmgate.upstream.client import Upstream
 
@@ -116,6 +119,11 @@ async def test_placement_counts_warm_conversations_not_only_in_flight(conversati
     assert max(placed.values()) <= 1.1 * mean + 1, placed
 
 
+def warm(pool: Pool) -> dict[str, int]:
+    pool.loads()  # forgets cold keys
+    return {a.name: len(a.warm) for a in pool.accounts}
+
+
 def test_a_conversation_is_warm_on_one_account_until_its_cache_ttl_passes() -> None:
     clock = Clock()
     _, pool = make_router(clock, accounts=2)
@@ -124,10 +132,97 @@ def test_a_conversation_is_warm_on_one_account_until_its_cache_ttl_passes() -> N
     pool.started(a0, "y")
     clock.now += 100
     pool.started(a1, "x")  # x moved: warm on a1 only
-    assert pool.loads() == {"a0": 1, "a1": 1}
-    a1.in_flight = 2
-    assert pool.loads() == {"a0": 1, "a1": 3}
-    clock.now += CACHE_TTL - 50  # y idle for a whole cache lifetime: cold, no longer a load
-    assert pool.loads() == {"a0": 0, "a1": 3}
+    assert warm(pool) == {"a0": 1, "a1": 1}
+    clock.now += CACHE_TTL - 50  # y idle for a whole cache lifetime: cold, no longer warm
+    assert warm(pool) == {"a0": 0, "a1": 1}
     clock.now += 50
-    assert pool.loads() == {"a0": 0, "a1": 2}
+    assert warm(pool) == {"a0": 0, "a1": 0}
+
+
+def test_recent_requests_decay_with_their_time_constant() -> None:
+    clock = Clock()
+    _, pool = make_router(clock, accounts=2)
+    a0, a1 = pool.accounts
+    pool.started(a0, "x")
+    pool.started(a0, "x")
+    loads = pool.loads()
+    # one warm conversation, two recent requests, both on a0: 1/3 x 2 + 2/3 x 2
+    assert loads == pytest.approx({"a0": 2.0, "a1": 0.0})
+    a0.in_flight = 1
+    assert pool.loads()["a0"] == pytest.approx(3.0)
+    a0.in_flight = 0
+    clock.now += RECENT_TTLS * CACHE_TTL  # no longer warm; its requests fade with time constant tau
+    assert pool.loads()["a0"] == pytest.approx((1 - CONVERSATION_SHARE) * 2 / math.e)
+    pool.started(a1, "z")
+    assert a1.recent == 1.0
+
+
+def test_an_account_with_busy_conversations_is_loaded_more_than_one_with_quiet_ones() -> None:
+    """Same number of warm conversations, different request rates: the busier account is more loaded
+    (counting conversations alone would call them equal)."""
+    clock = Clock()
+    _, pool = make_router(clock, accounts=2)
+    a0, a1 = pool.accounts
+    for c in range(3):
+        for _ in range(6):  # an agent burst: 6 turns in a minute
+            pool.started(a0, f"agent{c}")
+            clock.now += 3
+        pool.started(a1, f"chat{c}")  # a chat: one turn so far
+    loads = pool.loads()
+    assert warm(pool) == {"a0": 3, "a1": 3}
+    assert loads["a0"] > 2 * loads["a1"]
+
+
+def test_fresh_conversations_count_as_much_as_the_pool_s_average_conversation() -> None:
+    """Same recent request count, but a1's six requests are six conversations that have just
+    started (each brings more turns): a1 is the more loaded account (counting only recent requests
+    would call them equal and let a quiet account soak up a run of new conversations)."""
+    clock = Clock()
+    _, pool = make_router(clock, accounts=2)
+    a0, a1 = pool.accounts
+    for c in range(6):
+        pool.started(a0, "busy")
+        pool.started(a1, f"new{c}")
+    loads = pool.loads()
+    assert loads["a1"] > loads["a0"]
+    # recent requests per warm conversation in the pool: 12 / 7
+    assert loads["a1"] - loads["a0"] == pytest.approx(CONVERSATION_SHARE * 12 / 7 * (6 - 1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(starts=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9), st.floats(0, 400)), max_size=60),
+       in_flight=st.lists(st.integers(0, 5), min_size=4, max_size=4))
+def test_loads_add_up_to_in_flight_plus_recent_requests(
+    starts: list[tuple[int, int, float]], in_flight: list[int]
+) -> None:
+    """The two terms of the blend share out the same total: the pool's recent requests."""
+    clock = Clock()
+    _, pool = make_router(clock, accounts=4)
+    for acct, key, wait in starts:
+        clock.now += wait
+        pool.started(pool.accounts[acct], f"k{key}")
+    for a, n in zip(pool.accounts, in_flight, strict=True):
+        a.in_flight = n
+    loads = pool.loads()
+    assert all(v >= 0 for v in loads.values())
+    recent = sum(pool._recent(a, clock.now) for a in pool.accounts)
+    if any(a.warm for a in pool.accounts):
+        assert sum(loads.values()) == pytest.approx(sum(in_flight) + recent)
+
+
+async def test_a_busy_account_takes_fewer_new_conversations() -> None:
+    """One agent conversation fires 30 turns on its account; the 24 conversations that start next
+    (one turn each, a few seconds apart) mostly go elsewhere. With every warm conversation counted
+    the same, the hot account would take its even share (6 of 24)."""
+    clock = Clock()
+    router, pool = make_router(clock, accounts=4)
+    hot = ""
+    for _ in range(30):
+        hot = await turn(router, pool, "agent")
+        clock.now += 2
+    placed: dict[str, int] = dict.fromkeys((a.name for a in pool.accounts), 0)
+    for c in range(24):
+        placed[await turn(router, pool, f"chat{c}")] += 1
+        clock.now += 5
+    assert placed[hot] <= 2, placed
+    assert max(placed.values()) - min(n for a, n in placed.items() if a != hot) <= 2, placed

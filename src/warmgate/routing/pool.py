@@ -1,13 +1,26 @@
 """Account pools: the accounts of a provider, their in-flight counts and cooldowns, and the
 key-less strategies (least loaded, round robin, random).
 
-The affinity router's load measure (`loads`) is an account's requests in flight plus its warm
-conversations: the affinity keys it served within the provider's `cache_ttl`. In-flight counts
-alone miss what placement decides: a conversation placed on an account brings all its later turns
-there (its binding bypasses the load bound while its cache is warm), so an account already carrying
-many live conversations should take fewer new ones even when few of their requests happen to be in
-flight at the moment. A conversation idle for longer than the cache lifetime no longer counts: its
-cache is cold, and its next turn is placed again like a new one (`router`).
+The affinity router's load measure (`loads`) estimates the requests an account is about to serve.
+In-flight counts alone miss what placement decides: a conversation placed on an account brings all
+its later turns there (its binding bypasses the load bound while its cache is warm), so an account
+already carrying busy conversations should take fewer new ones even when few of their requests happen
+to be in flight at the moment. An account's load is therefore its requests in flight plus a blend of
+
+* its warm conversations (the affinity keys it served within the provider's `cache_ttl`), each
+  counted as the pool's mean recent requests per warm conversation, and
+* its own recent requests: an exponentially decayed count of request starts (time constant
+  `RECENT_TTLS` cache lifetimes),
+
+weighed `CONVERSATION_SHARE` : 1 - `CONVERSATION_SHARE`. Both terms are in requests and sum to the
+same total over the pool. Conversations differ a lot in how many requests they bring (agent bursts
+against a human's pauses, a few long conversations), so counting every warm conversation the same
+lets an account hold few conversations but many requests; counting only recent requests undervalues
+conversations that have just started (one request so far, many to come), so an account that was
+quiet for a moment soaks up a run of new conversations. The blend keeps both from happening. It costs
+O(accounts) per placement, with no state per conversation beyond the warm keys. A conversation idle
+for longer than the cache lifetime no longer counts as warm: its cache is cold, and its next turn is
+placed again like a new one (`router`); its requests fade out of the recent count.
 
 Accounts cooling down after a failure (a 429 honours `retry-after`) are skipped while another
 account is available. The affinity router places keyed requests itself (`routing.placement`) and
@@ -16,6 +29,7 @@ uses the pool for health, load and names.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import OrderedDict
@@ -25,6 +39,10 @@ from dataclasses import dataclass, field
 from warmgate.config import Account, Provider, Timeouts
 
 MAX_COOLDOWN = 300.0
+# Load measure (see the module docstring). Both measured with bench/affinity/replay.py over 80 seeds:
+# the blend keeps pool-8 peak/mean of request totals lowest and steadiest (README there).
+RECENT_TTLS = 2.0  # time constant of an account's recent request count, in provider cache lifetimes
+CONVERSATION_SHARE = 1.0 / 3.0  # weight of the warm-conversation count against the recent requests
 
 
 @dataclass(slots=True, eq=False)
@@ -37,6 +55,9 @@ class AccountState:
     cooldown_until: float = 0.0
     # affinity keys served within the cache TTL -> when last, oldest first (see `Pool.loads`)
     warm: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    # request starts decayed with time constant RECENT_TTLS x cache_ttl, as of `recent_at`
+    recent: float = 0.0
+    recent_at: float = 0.0
     # Ready-made header pair, so the hot path does not rebuild it per request.
     auth_header: tuple[str, str] = field(default=("", ""))
 
@@ -52,6 +73,7 @@ class Pool:
         self.provider = provider
         self._clock = clock
         self._cache_ttl = provider.cache_ttl
+        self._recent_tau = RECENT_TTLS * provider.cache_ttl
         self._warm_on: dict[str, AccountState] = {}  # affinity key -> the account it is warm on
         self._rng = rng or random.Random()
         self._turn = 0
@@ -115,15 +137,33 @@ class Pool:
         acct.warm[key] = now
         acct.warm.move_to_end(key)
         self._forget_cold(acct, now - self._cache_ttl)
+        acct.recent = self._recent(acct, now) + 1.0
+        acct.recent_at = now
 
-    def loads(self) -> dict[str, int]:
-        """Each account's load for placement: requests in flight + warm conversations."""
-        horizon = self._clock() - self._cache_ttl
-        out = {}
+    def _recent(self, acct: AccountState, now: float) -> float:
+        """`acct`'s decayed count of request starts, as of `now`."""
+        if not acct.recent:
+            return 0.0
+        return acct.recent * math.exp((acct.recent_at - now) / self._recent_tau)
+
+    def loads(self) -> dict[str, float]:
+        """Each account's load for placement, in requests: in flight + CONVERSATION_SHARE x its warm
+        conversations x the pool's recent requests per warm conversation + (1 - CONVERSATION_SHARE) x
+        its own recent requests (see the module docstring)."""
+        now = self._clock()
+        horizon = now - self._cache_ttl
+        recent = []
+        warm = 0
         for a in self.accounts:
             self._forget_cold(a, horizon)
-            out[a.name] = a.in_flight + len(a.warm)
-        return out
+            recent.append(self._recent(a, now))
+            warm += len(a.warm)
+        per_conversation = CONVERSATION_SHARE * sum(recent) / warm if warm else 0.0
+        own = 1.0 - CONVERSATION_SHARE
+        return {
+            a.name: a.in_flight + per_conversation * len(a.warm) + own * r
+            for a, r in zip(self.accounts, recent, strict=True)
+        }
 
     def _forget_cold(self, acct: AccountState, horizon: float) -> None:
         """Drop `acct`'s keys last served at or before `horizon` (oldest first: amortized O(1))."""
