@@ -21,6 +21,7 @@ from warmgate.routing.affinity import (
     id_binding_ttl,
     prefix_hash,
     response_ids,
+    shared_prefix_hash,
 )
 
 MIN = 1024
@@ -424,3 +425,30 @@ def test_a_body_that_is_not_an_object_is_ignored() -> None:
     not_an_object: Any = ["x" * 9000]
     assert key("/v1/chat/completions", [(b"session-id", b"s")], not_an_object) == AffinityKey("session", "s")
     assert key("/v1/chat/completions", [], not_an_object, min_prefix_tokens=0) is None
+
+
+def test_the_shared_prefix_leaves_the_first_user_message_out() -> None:
+    system = {"role": "system", "content": " ".join(f"rule{i}" for i in range(2000))}
+    tool = {"type": "function", "function": {"name": "grep", "parameters": {"type": "object"}}}
+
+    def body(first: str, **extra: Any) -> dict[str, Any]:
+        return {"model": "m", "messages": [system, {"role": "user", "content": first}], **extra}
+
+    h = shared_prefix_hash("/v1/chat/completions", body("fix the bug"), min_prefix_tokens=1024)
+    assert h is not None
+    assert shared_prefix_hash("/v1/chat/completions", body("write a test"), min_prefix_tokens=1024) == h
+    assert shared_prefix_hash("/v1/chat/completions", body("fix the bug", tools=[tool]), min_prefix_tokens=1024) != h
+    assert shared_prefix_hash("/v1/chat/completions", {**body("x"), "model": "n"}, min_prefix_tokens=1024) != h
+    # the first user messages differ, so the conversations' own prefix keys do
+    assert prefix_hash("/v1/chat/completions", body("fix the bug"), min_prefix_tokens=1024) != prefix_hash(
+        "/v1/chat/completions", body("write a test"), min_prefix_tokens=1024)
+    # a system prompt too short to be cached alone gives no shared prefix, however long the rest is
+    short = {"model": "m", "messages": [{"role": "system", "content": "Be brief."},
+                                        {"role": "user", "content": "word " * 10_000}]}
+    assert shared_prefix_hash("/v1/chat/completions", short, min_prefix_tokens=1024) is None
+    # Anthropic's system field, with its cache markers ignored
+    anth = {"model": "m", "system": [{"type": "text", "text": system["content"], "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "hi"}]}
+    plain = {**anth, "system": [{"type": "text", "text": system["content"]}]}
+    assert shared_prefix_hash("/v1/messages", anth, min_prefix_tokens=1024) == shared_prefix_hash(
+        "/v1/messages", plain, min_prefix_tokens=1024) is not None

@@ -47,16 +47,18 @@ def make_router(clock: Clock, accounts: int = 4) -> tuple[Router, Pool]:
 _ids = iter(range(10**6))
 
 
-def chat_request(conversation: str) -> Request:
+def chat_request(conversation: str, system: str | None = None) -> Request:
     body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    if system is not None:
+        body["messages"].insert(0, {"role": "system", "content": system})
     path = "/v1/chat/completions"
     return Request("POST", path, b"", [(b"x-conversation-id", conversation.encode())], b"", body,
                    endpoint_for("POST", path), openai_chat.facts(body), "t", f"req-{next(_ids)}")
 
 
-async def turn(router: Router, pool: Pool, conversation: str) -> str:
+async def turn(router: Router, pool: Pool, conversation: str, system: str | None = None) -> str:
     """Route one turn of `conversation` and let it succeed on the chosen account; its name."""
-    req = chat_request(conversation)
+    req = chat_request(conversation, system)
     scope = "p|t"
     choice = await router._choose(req, pool, scope)
     assert choice is not None
@@ -226,3 +228,25 @@ async def test_a_busy_account_takes_fewer_new_conversations() -> None:
         clock.now += 5
     assert placed[hot] <= 2, placed
     assert max(placed.values()) - min(n for a, n in placed.items() if a != hot) <= 2, placed
+
+
+async def test_new_conversations_are_placed_by_the_long_system_prompt_they_share() -> None:
+    """Conversations that start from one long system prompt rank the accounts alike (the prompt's
+    rendezvous order), so they meet where that prompt is warm; with a short system prompt, which the
+    provider would not cache anyway, each conversation ranks them by its own id."""
+    clock = Clock()
+    router, pool = make_router(clock, accounts=8)
+    long_system = " ".join(f"rule{i} applies to every file" for i in range(1200))
+    shared = set()
+    own = set()
+    for i in range(20):
+        choice = await router._choose(chat_request(f"c{i}", long_system), pool, "p|t")
+        assert choice is not None
+        shared.add(tuple(choice.order))
+        choice = await router._choose(chat_request(f"c{i}", "Be brief."), pool, "p|t")
+        assert choice is not None
+        own.add(tuple(choice.order))
+    assert len(shared) == 1
+    assert len(own) > 10
+    # with nothing in flight or warm yet, a new conversation goes to the first account of that order
+    assert await turn(router, pool, "first", long_system) == next(iter(shared))[0]

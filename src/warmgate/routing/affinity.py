@@ -244,6 +244,44 @@ def prefix_hash(endpoint: str, body: dict[str, Any], *, min_prefix_tokens: int) 
 
     Only the prefix parts are serialized (orjson, sorted keys); the rest of the conversation is
     only measured, and only until it is known to be long enough."""
+    parts = _prefix_parts(endpoint, body)
+    if parts is None:
+        return None
+    model, system, tools, first_user, rest = parts
+    try:
+        blob = orjson.dumps([model, system, tools, first_user], option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    need = min_prefix_tokens * CHARS_PER_TOKEN
+    if len(blob) < need and len(blob) + _chars(rest, need - len(blob)) < need:
+        return None
+    return hashlib.sha256(blob).hexdigest()[:32]  # SHA-256: the fastest hashlib digest on large input
+
+
+def shared_prefix_hash(endpoint: str, body: dict[str, Any], *, min_prefix_tokens: int) -> str | None:
+    """A hash of the part of the prompt that many conversations share (model, system prompt, tools:
+    the first user message left out), or None when that part alone is too short to be cached.
+
+    The router places a new conversation by this hash's rendezvous order, so conversations that
+    start from the same long system prompt meet on the same accounts (as far as the load bound lets
+    them) and find it in the provider's prompt cache, instead of warming it on every account."""
+    parts = _prefix_parts(endpoint, body)
+    if parts is None:
+        return None
+    model, system, tools, _, _ = parts
+    need = min_prefix_tokens * CHARS_PER_TOKEN
+    if _chars([system, tools], need) < need:  # measured before anything is serialized
+        return None
+    try:
+        blob = orjson.dumps([model, system, tools], option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _prefix_parts(endpoint: str, body: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any] | None:
+    """(model, system prompt, tools, first user message, the rest) of a prompt, cache markers
+    removed; None when the endpoint has no prompt cache or the body no prompt."""
     model = body.get("model")
     tools = _strip_all(body.get("tools"))
     rest: Any
@@ -277,14 +315,7 @@ def prefix_hash(endpoint: str, body: dict[str, Any], *, min_prefix_tokens: int) 
             return None
     else:
         return None
-    try:
-        blob = orjson.dumps([model, system, tools, first_user], option=orjson.OPT_SORT_KEYS)
-    except (orjson.JSONEncodeError, TypeError):
-        return None
-    need = min_prefix_tokens * CHARS_PER_TOKEN
-    if len(blob) < need and len(blob) + _chars(rest, need - len(blob)) < need:
-        return None
-    return hashlib.sha256(blob).hexdigest()[:32]  # SHA-256: the fastest hashlib digest on large input
+    return model, system, tools, first_user, rest
 
 
 def _role(message: Any) -> Any:

@@ -39,7 +39,14 @@ from warmgate.dialects.usage import Usage, read_stream_usage, read_usage
 from warmgate.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamUnavailable
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
-from warmgate.routing.affinity import AffinityKey, affinity_keys, id_binding_key, id_binding_ttl, response_ids
+from warmgate.routing.affinity import (
+    AffinityKey,
+    affinity_keys,
+    id_binding_key,
+    id_binding_ttl,
+    response_ids,
+    shared_prefix_hash,
+)
 from warmgate.routing.bindings import Bindings, MemoryBindings
 from warmgate.routing.models import Resolved
 from warmgate.routing.placement import place, rendezvous_order
@@ -135,12 +142,19 @@ class Router:
                         param="previous_response_id", code="previous_response_not_found",
                     )
                 bound = None
-            order = rendezvous_order(binding_key, pool.weights)
             prefer = bound
             if found is not None and bound is not None and not key.pointer and found.idle >= pool.provider.cache_ttl:
                 # Return only if cheaper: its cache where it is bound is cold by now, so placing it
                 # again (home first) costs nothing and restores the placement all instances share.
                 prefer = None
+            placement = binding_key
+            if prefer is None and req.json is not None:
+                # Placed now: by the system prompt it shares with other conversations, if that part is
+                # long enough to be cached, so they meet where it is warm (the binding keeps it there).
+                shared = shared_prefix_hash(req.path, req.json, min_prefix_tokens=self.cfg.min_prefix_tokens)
+                if shared is not None:
+                    placement = f"{scope}|shared|{shared}"
+            order = rendezvous_order(placement, pool.weights)
             return Choice(key, binding_key, prefer, bound, order, self.cfg.load_bound)
         return None
 
