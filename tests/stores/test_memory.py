@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from tests.stores.conftest import NOW, entry
-from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore
+from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore, _entries
 
 
 def cost(key: str, *sizes: int) -> int:
@@ -86,5 +86,5 @@ async def test_the_bound_holds_under_random_use() -> None:
             await store.replace(key, rnd.randrange(3), entry(b"r" * rnd.randrange(3000), at=now), now)
         assert store.bytes <= store.max_bytes, step
     # the running count matches a recount
-    buckets = store._buckets
+    buckets = {k: _entries(slot) for k, slot in store._buckets.items()}
     assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())

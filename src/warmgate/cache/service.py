@@ -28,6 +28,11 @@ class Found(NamedTuple):
     age: float  # seconds since it was stored
 
 
+def _entry(value: bytes, now: float, policy: CachePolicy) -> Entry:
+    expires = now + policy.ttl
+    return Entry(value, now, expires, expires + policy.stale if policy.stale else expires)  # one float less kept
+
+
 class ResponseCache:
     def __init__(
         self,
@@ -108,7 +113,7 @@ class ResponseCache:
         if policy.ttl <= 0:
             return None
         now = self._clock()
-        entry = Entry(encode(answer), now, now + policy.ttl, now + policy.ttl + policy.stale)
+        entry = _entry(encode(answer), now, policy)
         if index is not None and self.now.replace_now(key, index, entry, now):
             return index
         return self.now.add_now(key, entry, policy.bucket_size, now)
@@ -119,7 +124,7 @@ class ResponseCache:
         if policy.ttl <= 0:
             return None
         now = self._clock()
-        entry = Entry(encode(answer), now, now + policy.ttl, now + policy.ttl + policy.stale)
+        entry = _entry(encode(answer), now, policy)
         try:
             if index is not None and await self.store.replace(key, index, entry, now):
                 stored: int | None = index

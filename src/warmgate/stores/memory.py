@@ -19,6 +19,20 @@ def _size(entry: Entry) -> int:
     return len(entry.value) + ENTRY_OVERHEAD
 
 
+# A bucket as kept: one entry bare (the common bucket of size 1: no list object per key, which
+# measurably costs a server that stores every miss), several in a list.
+Slot = Entry | list[Entry]
+
+
+def _entries(slot: Slot) -> list[Entry]:
+    """A bucket's entries, in a list of their own (the caller may change it)."""
+    return list(slot) if type(slot) is list else [slot]  # type: ignore[list-item]
+
+
+def _slot(entries: list[Entry]) -> Slot:
+    return entries[0] if len(entries) == 1 else entries
+
+
 class MemoryStore:
     """Buckets in least- to most-recently-used order; `get` (of a live bucket) and `add` refresh a
     bucket, and adding past `max_bytes` evicts the least recently used buckets.
@@ -33,7 +47,7 @@ class MemoryStore:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.evictions = 0
-        self._buckets: OrderedDict[str, list[Entry]] = OrderedDict()
+        self._buckets: OrderedDict[str, Slot] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -41,34 +55,36 @@ class MemoryStore:
     def _bucket_bytes(self, key: str, bucket: list[Entry]) -> int:
         return BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
 
-    def _live(self, key: str, bucket: list[Entry], now: float) -> list[Entry] | None:
-        """`bucket` (the one of `key`) with its dead entries dropped (and the bucket itself if none is left)."""
-        for e in bucket:
+    def _live(self, key: str, slot: Slot, now: float) -> list[Entry] | None:
+        """The live entries of `key`'s bucket `slot`, in a new list; dead ones are dropped from the
+        store (and the bucket, if none is left: then None)."""
+        entries = _entries(slot)
+        for e in entries:
             if e.stale_until < now:
                 break
         else:
-            return bucket
-        live = [e for e in bucket if e.stale_until >= now]
-        self.bytes -= sum(_size(e) for e in bucket if e.stale_until < now)
+            return entries
+        live = [e for e in entries if e.stale_until >= now]
         if not live:
-            self._drop(key, live)
+            self._drop(key, slot)
             return None
-        self._buckets[key] = live
+        self.bytes -= sum(_size(e) for e in entries if e.stale_until < now)
+        self._buckets[key] = _slot(live)
         return live
 
-    def _drop(self, key: str, bucket: list[Entry]) -> None:
+    def _drop(self, key: str, slot: Slot) -> None:
         del self._buckets[key]
-        self.bytes -= BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
+        self.bytes -= self._bucket_bytes(key, _entries(slot))
 
     def get_now(self, key: str, now: float) -> list[Entry]:
-        bucket = self._buckets.get(key)
-        if bucket is None:  # a miss: the common case of a lookup
+        slot = self._buckets.get(key)
+        if slot is None:  # a miss: the common case of a lookup
             return []
-        bucket = self._live(key, bucket, now)
+        bucket = self._live(key, slot, now)
         if bucket is None:
             return []
         self._buckets.move_to_end(key)
-        return list(bucket)
+        return bucket
 
     async def get(self, key: str, now: float) -> list[Entry]:
         return self.get_now(key, now)
@@ -79,20 +95,27 @@ class MemoryStore:
     def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
         if entry.stale_until < now or max_entries < 1:
             return None
-        bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket = self._live(key, bucket, now)
-        if bucket is not None and len(bucket) >= max_entries:
+        slot = self._buckets.get(key)
+        if slot is None:  # the common case: a first answer for the key
+            grow = len(entry.value) + ENTRY_OVERHEAD + BUCKET_OVERHEAD + len(key)
+            if grow > self.max_bytes:
+                return None
+            self._buckets[key] = entry
+            self.bytes += grow
+            if self.bytes > self.max_bytes:
+                self._evict(keep=key)
+            return 0
+        bucket = self._live(key, slot, now)
+        if bucket is None:  # every entry was dead: the bucket is gone, start it again
+            return self.add_now(key, entry, max_entries, now)
+        if len(bucket) >= max_entries:
             return None
-        grow = len(entry.value) + ENTRY_OVERHEAD + (0 if bucket is not None else BUCKET_OVERHEAD + len(key))
-        current = self._bucket_bytes(key, bucket) if bucket is not None else 0
-        if current + grow > self.max_bytes:
+        grow = len(entry.value) + ENTRY_OVERHEAD
+        if self._bucket_bytes(key, bucket) + grow > self.max_bytes:
             return None
-        if bucket is None:
-            bucket = self._buckets[key] = []
-        else:
-            self._buckets.move_to_end(key)
         bucket.append(entry)
+        self._buckets[key] = bucket
+        self._buckets.move_to_end(key)
         self.bytes += grow
         if self.bytes > self.max_bytes:
             self._evict(keep=key)
@@ -110,15 +133,15 @@ class MemoryStore:
         return self.replace_now(key, index, entry, now)
 
     def replace_now(self, key: str, index: int, entry: Entry, now: float) -> bool:
-        bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket = self._live(key, bucket, now)
+        slot = self._buckets.get(key)
+        bucket = self._live(key, slot, now) if slot is not None else None
         if bucket is None or not 0 <= index < len(bucket) or entry.stale_until < now:
             return False
         delta = len(entry.value) - len(bucket[index].value)
         if self._bucket_bytes(key, bucket) + delta > self.max_bytes:
             return False
         bucket[index] = entry
+        self._buckets[key] = _slot(bucket)
         self.bytes += delta
         self._buckets.move_to_end(key)
         self._evict(keep=key)
