@@ -146,7 +146,7 @@ class CacheFlow:
             # have stored its answer between that lookup and this task's start (no second call then).
             found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
             if found is not None:
-                if found.state == "stale":
+                if found.state == "stale" and key not in self._refreshing:
                     plan = self._plan(req, model, resolved_model, body, policy)
                     self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model, plan)
                 return self._hit(req, found, key, labels, policy)
