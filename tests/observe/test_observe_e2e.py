@@ -211,6 +211,7 @@ def test_stats_cli_and_admin_auth(observed: tuple[Gateway, Path], clean_sim: Sim
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert "cache hit rate" in out.stdout and "openai/acct-1" in out.stdout and "gpt-4o-mini" in out.stdout
+    assert "store              memory: ok, 0 errors" in out.stdout  # the circuit state in words
     as_json = subprocess.run([sys.executable, "-m", "warmgate", "stats", "--url", gw.url, "--admin-key", ADMIN, "--json"],
                              capture_output=True, text=True, timeout=30)
     assert orjson.loads(as_json.stdout)["totals"]["requests"] >= 1

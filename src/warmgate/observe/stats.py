@@ -15,6 +15,11 @@ from warmgate.routing.pool import Pool
 TOP = 10
 
 
+# How the store's circuit state reads for a person ("closed" reads like "down" to most).
+STORE_STATE_WORDS = {"closed": "ok", "half_open": "recovering (circuit half open)",
+                     "open": "failing, bypassed (circuit open)", "off": "off"}
+
+
 def _by_label(values: dict[tuple[str, ...], float], index: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for labels, value in values.items():
@@ -142,7 +147,8 @@ def render_text(s: dict[str, Any]) -> str:
         f"(prompt-cache hit rate {t['provider_cache_hit_rate'] * 100:.1f} %)",
         f"  latency            hit {t['hit_latency_avg'] * 1000:.1f} ms, miss {t['miss_latency_avg'] * 1000:.1f} ms; "
         f"saved {_duration(t['latency_saved'])} in total",
-        f"  store              {s['store']['name']}: {s['store']['state']}, {s['store']['errors']:.0f} errors",
+        f"  store              {s['store']['name']}: {STORE_STATE_WORDS.get(s['store']['state'], s['store']['state'])}, "
+        f"{s['store']['errors']:.0f} errors",
         "",
         "  accounts           provider/account         health    calls  failures  prompt-cache hit rate",
     ]

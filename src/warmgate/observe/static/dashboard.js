@@ -121,7 +121,8 @@ function render(s) {
   health.replaceChildren();
   const pill = (text, cls) => { const p = document.createElement("span"); p.className = "pill " + cls; p.textContent = text; health.append(p); };
   const st = s.store.state;
-  pill(`store ${s.store.name}: ${st} · ${num(s.store.errors)} errors`, st === "closed" || st === "off" ? "ok" : st === "half_open" ? "warn" : "bad");
+  const words = {closed: "ok", half_open: "recovering (circuit half open)", open: "failing, bypassed (circuit open)"};
+  pill(`store ${s.store.name}: ${words[st] || st} · ${num(s.store.errors)} errors`, st === "closed" || st === "off" ? "ok" : st === "half_open" ? "warn" : "bad");
   s.accounts.forEach(x => pill(`${x.provider}/${x.account}: ${x.healthy ? "healthy" : "cooling down"} · ${x.in_flight} in flight`, x.healthy ? "ok" : "bad"));
   barChart(document.getElementById("chart-health"), "health",
     s.accounts.map(x => ({label: `${x.provider}/${x.account}`, value: x.calls, share: x.calls ? (x.calls - x.failures) / x.calls : 1, failures: x.failures})),
