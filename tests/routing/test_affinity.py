@@ -452,3 +452,13 @@ def test_the_shared_prefix_leaves_the_first_user_message_out() -> None:
     plain = {**anth, "system": [{"type": "text", "text": system["content"]}]}
     assert shared_prefix_hash("/v1/messages", anth, min_prefix_tokens=1024) == shared_prefix_hash(
         "/v1/messages", plain, min_prefix_tokens=1024) is not None
+
+
+@pytest.mark.parametrize("kind", ["conversation", "session", "response", "request", "stored_response", "task"])
+def test_binding_keys_do_not_carry_the_ids_themselves(kind: str) -> None:
+    """Bindings may live in a shared Redis; a conversation or session id can identify a user."""
+    secret = "user_3f9a-session-42"
+    key = AffinityKey(kind, secret).binding_key("pool")
+    assert secret not in key and key.startswith("pool|")
+    assert key == AffinityKey(kind, secret).binding_key("pool")  # stable: every instance computes the same
+    assert key != AffinityKey(kind, secret + "x").binding_key("pool")

@@ -77,8 +77,13 @@ class AffinityKey:
     def binding_key(self, scope: str) -> str:
         """The key of this affinity in a `Bindings` store. `scope` separates pools (and tenants, if
         they must not share bindings). Pointer kinds share one `id` namespace, so an id bound once
-        after a response (`id_binding_key`) is found whichever header or field names it later."""
-        return id_binding_key(scope, self.value) if self.pointer else f"{scope}|{self.kind}|{self.value}"
+        after a response (`id_binding_key`) is found whichever header or field names it later. The
+        value is hashed: conversation and session ids can identify a user, and bindings may live in
+        a shared Redis."""
+        if self.pointer:
+            return id_binding_key(scope, self.value)
+        value = self.value if self.kind == "prefix" else _opaque(self.value)  # a prefix key is a hash already
+        return f"{scope}|{self.kind}|{value}"
 
     def digest(self) -> str:
         """A short, stable stand-in for logs and metrics (the value may identify a user)."""
@@ -86,8 +91,13 @@ class AffinityKey:
 
 
 def id_binding_key(scope: str, object_id: str) -> str:
-    """The binding key of an object id from `response_ids` or of an x-warmgate-request-id."""
-    return f"{scope}|id|{_bounded(object_id)}"
+    """The binding key of an object id from `response_ids` or of an x-warmgate-request-id (hashed)."""
+    return f"{scope}|id|{_opaque(object_id)}"
+
+
+def _opaque(value: str) -> str:
+    """A value as it may be stored outside the process: 128 bits of its SHA-256."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def affinity_key(
