@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,17 @@ with contextlib.suppress(ImportError):  # before usearch: the other order segfau
 
 GatewayFactory = Callable[..., Gateway]
 
+
+
+def require_module(name: str, why: str) -> Any:
+    """Import `name`, or skip where it was left out on purpose; in CI, which installs every extra the
+    tests need, a missing module fails the test instead of skipping it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}, and CI must run these tests")
+        pytest.skip(why)
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Sim]:

@@ -12,11 +12,11 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import GATEWAY_KEYS, Clients
+from tests.conftest import GATEWAY_KEYS, Clients, require_module
 from tests.http import request
 from tests.servers import Gateway, Sim, sim_provider
 
-pytest.importorskip("onnxruntime", reason="the offline embedder needs the `semantic` extra")
+require_module("onnxruntime", "the offline embedder needs the `semantic` extra")
 
 ADMIN = "sk-admin-secret"
 _ids = itertools.count()
@@ -168,7 +168,7 @@ def test_two_gateways_share_entries_through_postgres(
 ) -> None:
     """Two instances with a shared response store (Redis) and a shared index (PostgreSQL + pgvector):
     an answer one of them stored is served by meaning by the other."""
-    pytest.importorskip("asyncpg", reason="pgvector needs the `pgvector` extra")
+    require_module("asyncpg", "pgvector needs the `pgvector` extra")
     from tests.pg_server import PgServer
 
     pg = PgServer()

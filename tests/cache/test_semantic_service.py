@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-pytest.importorskip("onnxruntime", reason="the offline embedder needs the `semantic` extra")
+from tests.conftest import require_module
 
 from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import cache_key
@@ -22,6 +20,8 @@ from warmgate.metrics import Metrics
 from warmgate.stores.memory import MemoryStore
 from warmgate.vectors.config import VectorIndexConfig
 from warmgate.vectors.factory import build_index
+
+require_module("onnxruntime", "the offline embedder needs the `semantic` extra")
 
 POLICY = CachePolicy(True, True, True, 600.0, 0.0, 1, "t.acme", "", None)
 ANSWER = CachedAnswer(200, b'{"choices": []}', None, 1.0, 0)
