@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import heapq
 import statistics
 from typing import Any
 
-from workload import Shape, make_workload
+from workload import Shape, make_workload, parse_turns
 
 from warmgate.config import Config, RoutingConfig
 from warmgate.dialects import endpoint_for, openai_chat
@@ -42,9 +43,9 @@ def _request(conversation: str, n: int) -> Request:
                    endpoint_for("POST", path), openai_chat.facts(body), "t", f"r{n}")
 
 
-async def replay(seed: int, accounts: int, load_bound: float, duration: float) -> tuple[float, float]:
+async def replay(seed: int, accounts: int, load_bound: float, duration: float, shape: Shape) -> tuple[float, float]:
     """(peak/mean of requests per account, switches per 100 turn pairs); times in TTLs (cache_ttl 1)."""
-    wl = make_workload(seed, Shape())
+    wl = make_workload(seed, shape)
     clock = Clock()
     config = Config.model_validate({
         "routing": {"strategy": "affinity", "binding_ttl": 1000, "load_bound": load_bound},
@@ -95,16 +96,20 @@ def main() -> None:
     ap.add_argument("--pools", default="4,8")
     ap.add_argument("--load-bound", type=float, default=RoutingConfig().load_bound)
     ap.add_argument("--duration", type=float, default=0.03, help="request duration in TTLs")
+    ap.add_argument("--turns", type=parse_turns, metavar="MEDIAN,MIN,MAX", help="turns per conversation (default 14,10,20)")
     args = ap.parse_args()
     lo, _, hi = args.seeds.partition("-")
     seeds = list(range(int(lo), int(hi) + 1)) if hi else [int(s) for s in args.seeds.split(",")]
     print(f"load_bound {args.load_bound}; per seed: peak/mean / switches per 100 turn pairs")
     for pool in (int(p) for p in args.pools.split(",")):
-        rows = [asyncio.run(replay(s, pool, args.load_bound, args.duration)) for s in seeds]
+        shape = dataclasses.replace(Shape(), **args.turns) if args.turns else Shape()
+        rows = [asyncio.run(replay(s, pool, args.load_bound, args.duration, shape)) for s in seeds]
         cells = "  ".join(f"{s}: {p:.2f}/{w:.1f}" for s, (p, w) in zip(seeds, rows, strict=True))
         peaks = sorted(p for p, _ in rows)
         p90 = peaks[min(len(peaks) - 1, int(0.9 * len(peaks)))]
-        print(f"pool {pool}: {cells}\n  peak/mean mean {statistics.fmean(peaks):.3f}, p90 {p90:.2f}, max {peaks[-1]:.2f}")
+        switches = statistics.fmean(w for _, w in rows)
+        print(f"pool {pool}: {cells}\n  peak/mean mean {statistics.fmean(peaks):.3f}, p90 {p90:.2f}, max {peaks[-1]:.2f}; "
+              f"switches per 100 turn pairs, mean {switches:.1f}")
 
 
 if __name__ == "__main__":

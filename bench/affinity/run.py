@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 import orjson
 from report import LEGEND, ClientCounts, Result, from_stats, judge, result_json, table
-from workload import QUICK, Conversation, Shape, Workload, make_workload, request
+from workload import QUICK, Conversation, Shape, Workload, make_workload, parse_turns, request
 
 from warmgate.config import RoutingConfig
 
@@ -381,6 +381,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--only", type=lambda s: s.split(","), metavar="RUN[,RUN]",
                     help="only runs whose NAME:STRATEGY contains one of these, e.g. single,pool4:affinity")
     ap.add_argument("--keep", type=Path, help="keep configs and process logs in this directory")
+    ap.add_argument("--turns", type=parse_turns, metavar="MEDIAN,MIN,MAX",
+                    help="turns per conversation (default 14,10,20; the shape before 2026-12-02 was 10,6,16)")
     args = ap.parse_args(argv)
     args.pools = args.pools or ([4] if args.quick else [4, 8])
     args.cache_ttl = args.cache_ttl or 2.0
@@ -393,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     shape = QUICK if args.quick else Shape()
     if args.conversations:
         shape = dataclasses.replace(shape, conversations=args.conversations)
+    if args.turns:
+        shape = dataclasses.replace(shape, **args.turns)
     wl = make_workload(args.seed, shape)
     print(f"workload: seed {args.seed}, {len(wl.conversations)} conversations, {wl.requests} requests, "
           f"prefixes {', '.join(f'{p.tokens}t x{sum(c.prefix is p for c in wl.conversations)}' for p in wl.prefixes)}; "
