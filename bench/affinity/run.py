@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as e:
             print(f"cannot run the benchmark: {e}", file=sys.stderr)
             return 1
-    judge(results)
+    judge(results, smoke=args.quick)
     print(f"\n$ {command}")
     print(f"{source_state()}; {args.api} dialect; wall time {time.monotonic() - t0:.0f} s\n")
     print(table(results))
