@@ -79,15 +79,17 @@ class Scenario:
         if self.fault:
             return f"busiest account answers {self.fault} from halfway on"
         if self.instances > 1:
-            return f"{self.instances} gateway instances, bindings in Redis"
+            return f"{self.instances} gateway instances, bindings in " + ("Redis" if self.bindings == "redis" else "memory each")
         return "one gateway instance"
 
 
-def scenarios(pools: list[int], fault: str) -> list[Scenario]:
+def scenarios(pools: list[int], fault: str, apart: bool = False) -> list[Scenario]:
     out = [Scenario("single", 1, "affinity")]
     out += [Scenario(f"pool{n}", n, s) for n in pools for s in STRATEGIES]
     out.append(Scenario(f"fail{pools[0]}", pools[0], "affinity", fault=fault))
     out.append(Scenario(f"redis{pools[0]}", pools[0], "affinity", instances=2, bindings="redis"))
+    if apart:  # two instances that share nothing: they agree only through the rendezvous order
+        out.append(Scenario(f"apart{pools[0]}", pools[0], "affinity", instances=2))
     return out
 
 
@@ -314,7 +316,7 @@ async def redis_keys(url: str) -> int:
 
 
 async def run_all(args: argparse.Namespace, wl: Workload, work: Path) -> list[Result]:
-    todo = scenarios(args.pools, args.fault)
+    todo = scenarios(args.pools, args.fault, args.apart)
     if args.no_redis:
         todo = [s for s in todo if s.bindings != "redis"]
     if args.only:
@@ -378,6 +380,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--api", choices=sorted(MODELS), default="openai")
     ap.add_argument("--fault", choices=["500", "close"], default="500", help="how the failing account fails")
     ap.add_argument("--no-redis", action="store_true", help="skip the two-instance Redis scenario")
+    ap.add_argument("--apart", action="store_true",
+                    help="also run two instances that share nothing (memory bindings each; turns alternate)")
     ap.add_argument("--only", type=lambda s: s.split(","), metavar="RUN[,RUN]",
                     help="only runs whose NAME:STRATEGY contains one of these, e.g. single,pool4:affinity")
     ap.add_argument("--keep", type=Path, help="keep configs and process logs in this directory")
