@@ -100,6 +100,8 @@ def judge(results: list[Result], smoke: bool = False) -> None:
                 loss = 100 * (ref.hit_rate - r.hit_rate)
                 r.target = f"≤ 2 pts below 1 instance (is {loss:.1f} pts below)"
                 r.met = loss <= 2.0
+        elif r.name.startswith("apart"):
+            r.target = "(comparison: two instances sharing nothing)"
         elif r.strategy == "affinity":
             r.target = "÷single ≥ 0.95, peak/mean ≤ 1.3"
             r.met = r.ratio is not None and r.ratio >= 0.95 and r.peak_to_mean <= 1.3
