@@ -100,9 +100,9 @@ def main() -> None:
     args = ap.parse_args()
     lo, _, hi = args.seeds.partition("-")
     seeds = list(range(int(lo), int(hi) + 1)) if hi else [int(s) for s in args.seeds.split(",")]
+    shape = dataclasses.replace(Shape(), **args.turns) if args.turns else Shape()
     print(f"load_bound {args.load_bound}; per seed: peak/mean / switches per 100 turn pairs")
     for pool in (int(p) for p in args.pools.split(",")):
-        shape = dataclasses.replace(Shape(), **args.turns) if args.turns else Shape()
         rows = [asyncio.run(replay(s, pool, args.load_bound, args.duration, shape)) for s in seeds]
         cells = "  ".join(f"{s}: {p:.2f}/{w:.1f}" for s, (p, w) in zip(seeds, rows, strict=True))
         peaks = sorted(p for p, _ in rows)
