@@ -88,3 +88,28 @@ async def test_the_bound_holds_under_random_use() -> None:
     # the running count matches a recount
     buckets = {k: _entries(slot) for k, slot in store._buckets.items()}
     assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())
+
+
+async def test_a_large_store_evicts_its_least_recently_used_buckets_in_batches() -> None:
+    """From 16 MiB on, an add past the bound evicts down to 1/64 below it, oldest first."""
+    bound = 1 << 24
+    store = MemoryStore(max_bytes=bound)
+    value = b"x" * 4000
+    one = cost("k00000", len(value))
+    fits = bound // one
+    for i in range(fits):
+        await store.add(f"k{i:05d}", entry(value), 1, NOW)
+    assert store.evictions == 0 and len(store) == fits
+    assert await store.get("k00000", NOW)  # the oldest is used again: now the most recent
+    await store.add("new", entry(value), 1, NOW)
+    evicted = store.evictions
+    assert store.bytes <= bound - bound // 64 + one
+    assert evicted >= (bound // 64) // one  # a batch, not one bucket per add
+    assert await store.get("k00000", NOW) and await store.get("new", NOW)
+    gone = [i for i in range(1, fits) if not await store.get(f"k{i:05d}", NOW)]
+    assert gone == list(range(1, evicted + 1))  # exactly the oldest ones
+    # the next adds fit below the bound again without evicting
+    await store.add("newer", entry(value), 1, NOW)
+    assert store.evictions == evicted
+    buckets = {k: _entries(slot) for k, slot in store._buckets.items()}
+    assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())

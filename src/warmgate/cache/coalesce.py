@@ -41,6 +41,10 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def __contains__(self, key: str) -> bool:
+        """Whether a leader is calling the provider for `key`."""
+        return key in self._calls
+
 
 async def wait(fut: asyncio.Future[CachedAnswer | None], timeout: float) -> CachedAnswer | None:
     """The leader's answer, or None on timeout (the waiter then goes upstream itself)."""

@@ -55,7 +55,9 @@ _PLAIN_POLICIES = 4096
 
 class Prepared:
     """What the cache made of one request: the body to forward, the policy, the key (None when
-    caching is off for it), and whether a lookup without I/O already found nothing."""
+    caching is off for it), and `missed`: a lookup without I/O found nothing, and no identical
+    request was on its way to the provider (then nothing can store the key before this request's
+    task starts, and the task need not look again)."""
 
     __slots__ = ("body", "key", "missed", "policy")
 
@@ -127,7 +129,7 @@ class CacheFlow:
             return None
         found = self.cache.lookup_now(prep.key, policy)
         if found is None:
-            prep.missed = True
+            prep.missed = prep.key not in self.flights
             return None
         if found.state != "hit":
             return None  # stale: the async path serves it and starts the refresh
@@ -141,17 +143,18 @@ class CacheFlow:
         labels = (req.tenant, model)
         if not policy.enabled or (key is None and (self.semantic is None or policy.exact)):
             return self._tag(await forward(body), "bypass", labels)
-        if policy.lookup and key is not None:
-            # After a miss in `answer_now`, look again without I/O: an identical request's leader may
-            # have stored its answer between that lookup and this task's start (no second call then).
-            found = self.cache.lookup_now(key, policy) if prep.missed else await self.cache.lookup(key, policy)
+        if policy.lookup and key is not None and not prep.missed:
+            # After a miss in `answer_now` while an identical request was in flight, look again
+            # without I/O: its leader may have stored its answer since (no second call then).
+            found = self.cache.lookup_now(key, policy) if self.cache.now is not None else await self.cache.lookup(key, policy)
             if found is not None:
                 if found.state == "stale" and key not in self._refreshing:
                     plan = self._plan(req, model, resolved_model, body, policy)
                     self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model, plan)
                 return self._hit(req, found, key, labels, policy)
-        plan = self._plan(req, model, resolved_model, body, policy)
+        plan = None
         if self.semantic is not None:
+            plan = self._plan(req, model, resolved_model, body, policy)
             if key is None:  # a semantic-only configuration: no exact lookup, but answers live under their exact key
                 if plan is None:
                     return self._tag(await forward(body), "bypass", labels)
@@ -245,7 +248,7 @@ class CacheFlow:
             elif leader:
                 self.flights.finish(key, None)
             return reply
-        answer = None
+        answer = parsed = None
         if len(reply.body) <= self.cfg.max_entry_bytes:
             parsed = reply.json  # parsed by the router when it read the usage
             if parsed is None:
@@ -253,13 +256,13 @@ class CacheFlow:
                     parsed = orjson.loads(reply.body)
                 except orjson.JSONDecodeError:
                     parsed = None
-            if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
+            if type(parsed) is dict and _storable(endpoint, reply.status, parsed):
                 answer = self._answer(endpoint, reply.status, parsed, None, started, reply.body, reply.usage)
                 reply.usage = answer.usage  # read here for endpoints the router does not read (embeddings)
         if leader:
             self.flights.finish(key, answer)
         if answer is not None:
-            self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, parsed, plan))
+            self._save(key, policy, answer, labels, plan=None if plan is None else self._plan_for(endpoint, parsed, plan))
         return reply
 
     def _on_recorded(
@@ -411,13 +414,15 @@ def _with_hit_mark(encoded: bytes, body: dict[str, Any]) -> bytes | None:
     """`encoded` (a JSON object's bytes) with the hit marker added as its last member, spliced in
     rather than re-encoded (the same JSON as `{**body, **HIT_MARK}`, at a fraction of the cost);
     None when that cannot be done safely."""
-    end = encoded.rstrip()
+    end = encoded if encoded[-1:] == b"}" else encoded.rstrip()  # no copy in the common case
     if not body or "warmgate" in body or not end.endswith(b"}"):
         return None
     return end[:-1] + _HIT_MARK_TAIL
 
 
 def _storable(endpoint: str, status: int, body: dict[str, Any]) -> bool:
+    if endpoint in STREAMED:
+        return is_storable(endpoint, status, body)
     if endpoint == "embeddings":
         data = body.get("data")
         return 200 <= status < 300 and isinstance(data, list) and len(data) > 0

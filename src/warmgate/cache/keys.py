@@ -87,7 +87,6 @@ DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
 key when sent explicitly. Values are compared with their type (`"n": true` is not `1`)."""
 
 _NO_DEFAULTS: Final[Mapping[str, Any]] = {}
-_MISSING: Final = object()
 _EXACT_FLOAT: Final = 2.0**53  # integral floats beyond this are not exactly an int; keep them floats
 
 
@@ -111,13 +110,14 @@ def canonical_request(
     defaults = DEFAULTS.get(endpoint, _NO_DEFAULTS)
     fields: dict[str, Any] = {}
     for k, v in body.items():
-        if v is None or k in EXCLUDED_FIELDS:
+        if k in EXCLUDED_FIELDS or v is None:
             continue
         if type(v) is float and v.is_integer() and -_EXACT_FLOAT < v < _EXACT_FLOAT:
             v = int(v)
-        d = defaults.get(k, _MISSING)
-        if d is not _MISSING and type(v) is type(d) and v == d:
-            continue
+        if k in defaults:
+            d = defaults[k]
+            if type(v) is type(d) and v == d:
+                continue
         fields[k] = v
     return orjson.dumps(
         (KEY_VERSION, endpoint, model, sorted(vary) if vary else (), fields), option=orjson.OPT_SORT_KEYS
@@ -145,4 +145,17 @@ def cache_key(
         material = canonical_request(endpoint=endpoint, model=model, body=body, vary=vary)
     else:
         material = orjson.dumps((KEY_VERSION, "custom-key", endpoint, custom_key))
-    return f"{_escape(scope)}|{_escape(namespace)}|{hashlib.sha256(material).hexdigest()}"
+    return _key_prefix(scope, namespace) + hashlib.sha256(material).hexdigest()
+
+
+_PREFIXES: dict[tuple[str, str], str] = {}  # (scope, namespace) -> the keys' prefix, escaped once
+_MAX_PREFIXES = 4096
+
+
+def _key_prefix(scope: str, namespace: str) -> str:
+    prefix = _PREFIXES.get((scope, namespace))
+    if prefix is None:
+        if len(_PREFIXES) >= _MAX_PREFIXES:
+            _PREFIXES.clear()
+        prefix = _PREFIXES[(scope, namespace)] = f"{_escape(scope)}|{_escape(namespace)}|"
+    return prefix

@@ -63,16 +63,15 @@ def assemble(endpoint: str, events: Sequence[Event]) -> JSON | None:
     return replay_messages.assemble(events)
 
 
+_STORABLE: Final = {CHAT: replay_chat.storable, RESPONSES: replay_responses.storable, MESSAGES: replay_messages.storable}
+
+
 def is_storable(endpoint: str, status: int, body: Any) -> bool:
     """Whether a (non-streamed or assembled) answer may be stored: see the module docstring."""
-    _check(endpoint)
-    if not 200 <= status < 300 or not isinstance(body, dict):
-        return False
-    if endpoint == CHAT:
-        return replay_chat.storable(body)
-    if endpoint == RESPONSES:
-        return replay_responses.storable(body)
-    return replay_messages.storable(body)
+    judge = _STORABLE.get(endpoint)
+    if judge is None:
+        _check(endpoint)
+    return 200 <= status < 300 and isinstance(body, dict) and judge(body)  # type: ignore[misc]
 
 
 class StreamRecorder:

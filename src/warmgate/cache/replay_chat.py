@@ -124,6 +124,8 @@ def assemble(events: Sequence[Event]) -> JSON | None:
 
 def _has_output(msg: JSON) -> bool:
     content = msg.get("content")
+    if type(content) is str and content:  # the common case first
+        return True
     return bool(
         nonempty_str(content)
         or (isinstance(content, list) and content)

@@ -16,6 +16,7 @@ from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode
 from warmgate.cache.policy import CachePolicy
 from warmgate.metrics import Metrics
 from warmgate.stores.base import CacheStore, Entry, NowStore, StoreError
+from warmgate.stores.memory import unpack
 
 _MEMO_ENTRIES = 512  # decoded answers kept (memory store), at most this many of at most ...
 _MEMO_VALUE_BYTES = 64 * 1024  # ... this size each
@@ -30,7 +31,7 @@ class Found(NamedTuple):
 
 def _entry(value: bytes, now: float, policy: CachePolicy) -> Entry:
     expires = now + policy.ttl
-    return Entry(value, now, expires, expires + policy.stale if policy.stale else expires)  # one float less kept
+    return Entry(value, now, expires, expires + policy.stale)
 
 
 class ResponseCache:
@@ -51,9 +52,9 @@ class ResponseCache:
         self.metrics = metrics
         self._clock = clock
         self._choose = choose
-        # memory store: its entries' bytes are the same objects on every hit, so their decoded
+        # memory store: its packed entries are the same objects on every hit, so their decoded
         # form is kept (bytes cache their hash: a lookup here is one dict probe)
-        self._decoded: dict[bytes, CachedAnswer] | None = {} if now is not None else None
+        self._decoded: dict[bytes, tuple[CachedAnswer, float, float]] = {}
         self.purge_hooks: list[Callable[[str], Awaitable[int]]] = []
         """Called with the key or prefix after each purge (the semantic index drops those items too)."""
 
@@ -77,35 +78,40 @@ class ResponseCache:
         needs the async path (a corrupt entry to delete)."""
         assert self.now is not None
         now = self._clock()
-        try:
-            return self._pick(self.now.get_now(key, now), policy, now)
-        except CorruptEntry:
+        packed = self.now.get_packed_now(key, now)
+        if len(packed) < policy.bucket_size or not packed:
             return None
+        index = 0 if len(packed) == 1 else self._choose(len(packed))
+        memo = self._decoded
+        known = memo.get(packed[index])
+        if known is None:
+            entry = unpack(packed[index])
+            try:
+                known = (decode(entry.value), entry.stored_at, entry.expires_at)
+            except CorruptEntry:
+                return None
+            if len(entry.value) <= _MEMO_VALUE_BYTES:
+                if len(memo) >= _MEMO_ENTRIES:
+                    memo.clear()
+                memo[packed[index]] = known
+        return self._found(known[0], known[1], known[2], index, policy, now)
 
     def _pick(self, entries: list[Entry], policy: CachePolicy, now: float) -> Found | None:
         if len(entries) < policy.bucket_size or not entries:
             return None
         index = 0 if len(entries) == 1 else self._choose(len(entries))
         entry = entries[index]
-        answer = self._decode(entry.value)
-        age = max(0.0, now - entry.stored_at)
+        return self._found(decode(entry.value), entry.stored_at, entry.expires_at, index, policy, now)
+
+    @staticmethod
+    def _found(
+        answer: CachedAnswer, stored_at: float, expires_at: float, index: int, policy: CachePolicy, now: float
+    ) -> Found | None:
+        age = max(0.0, now - stored_at)
         if policy.max_entry_age is not None and age > policy.max_entry_age:
             return None  # older than the request accepts
-        state: Literal["hit", "stale"] = "hit" if now < entry.expires_at else "stale"
+        state: Literal["hit", "stale"] = "hit" if now < expires_at else "stale"
         return Found(state, answer, index, age)
-
-    def _decode(self, value: bytes) -> CachedAnswer:
-        memo = self._decoded
-        if memo is None:
-            return decode(value)
-        answer = memo.get(value)
-        if answer is None:
-            answer = decode(value)
-            if len(value) <= _MEMO_VALUE_BYTES:
-                if len(memo) >= _MEMO_ENTRIES:
-                    memo.clear()
-                memo[value] = answer
-        return answer
 
     def save_now(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """`save` without I/O, for a store that works `now` (memory)."""

@@ -64,8 +64,9 @@ class NowStore(Protocol):
     """A store that works without I/O (memory): the edge answers fresh hits from it without
     starting a task (see `server/protocol.py`), and answers are stored without one."""
 
-    def get_now(self, key: str, now: float) -> list[Entry]:
-        """`CacheStore.get`, synchronously."""
+    def get_packed_now(self, key: str, now: float) -> list[bytes]:
+        """`CacheStore.get`, synchronously, with each entry as the store keeps it (`stores.memory.unpack`
+        makes an `Entry` of it): the same object on every call while the entry lives."""
         ...
 
     def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:

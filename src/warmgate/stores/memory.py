@@ -1,11 +1,20 @@
 """The in-process store: an LRU of buckets bounded by bytes.
 
-One event loop owns it, so it needs no locks, and every call is O(bucket size) (at most 64).
+One event loop owns it, so it needs no locks, and every call is O(bucket size) (at most 64),
+eviction aside (amortised O(1), see `MemoryStore._evict`).
+
+What a stored answer leaves behind is kept to two objects, its key and one `bytes` (the entry
+packed: its three timestamps in front of its value), held by a plain dict in LRU order (a dict
+keeps insertion order; a refreshed bucket is re-inserted at the end). Measured with
+`bench/overhead/duel.py`: small long-lived objects (an `Entry` tuple and its floats, an
+`OrderedDict` node per key) left behind by every stored miss slowed all later requests by
+several per cent (they pin the allocator's pools of the sizes every request uses, which then
+scatters each request's short-lived objects over more memory), more than the store's own work.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import struct
 
 from warmgate.stores.base import Entry
 
@@ -14,23 +23,44 @@ from warmgate.stores.base import Entry
 BUCKET_OVERHEAD = 200
 ENTRY_OVERHEAD = 120
 
-
-def _size(entry: Entry) -> int:
-    return len(entry.value) + ENTRY_OVERHEAD
-
-
-# A bucket as kept: one entry bare (the common bucket of size 1: no list object per key, which
-# measurably costs a server that stores every miss), several in a list.
-Slot = Entry | list[Entry]
+_TIMES = struct.Struct("<ddd")  # stored_at, expires_at, stale_until: in front of the value
+_STALE = struct.Struct("<d")
+_STALE_AT = 16
+_HEAD = _TIMES.size
 
 
-def _entries(slot: Slot) -> list[Entry]:
-    """A bucket's entries, in a list of their own (the caller may change it)."""
+def pack(entry: Entry) -> bytes:
+    return _TIMES.pack(entry.stored_at, entry.expires_at, entry.stale_until) + entry.value
+
+
+def unpack(packed: bytes) -> Entry:
+    return Entry(packed[_HEAD:], *_TIMES.unpack_from(packed))
+
+
+def _dead(packed: bytes, now: float) -> bool:
+    return _STALE.unpack_from(packed, _STALE_AT)[0] < now  # type: ignore[no-any-return]
+
+
+def _size(packed: bytes) -> int:
+    return len(packed) - _HEAD + ENTRY_OVERHEAD
+
+
+# A bucket as kept: one packed entry bare (the common bucket of size 1: no list object per key),
+# several in a list.
+Slot = bytes | list[bytes]
+
+
+def _packed(slot: Slot) -> list[bytes]:
+    """A bucket's packed entries, in a list of their own (the caller may change it)."""
     return list(slot) if type(slot) is list else [slot]  # type: ignore[list-item]
 
 
-def _slot(entries: list[Entry]) -> Slot:
-    return entries[0] if len(entries) == 1 else entries
+def _entries(slot: Slot) -> list[Entry]:
+    return [unpack(p) for p in _packed(slot)]
+
+
+def _slot(packed: list[bytes]) -> Slot:
+    return packed[0] if len(packed) == 1 else packed
 
 
 class MemoryStore:
@@ -47,44 +77,56 @@ class MemoryStore:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.evictions = 0
-        self._buckets: OrderedDict[str, Slot] = OrderedDict()
+        self._buckets: dict[str, Slot] = {}  # least recently used first
+        # Stores of 16 MiB and more evict 1/64 of their bound at a time (see `_evict`).
+        self._low_water = max_bytes - max_bytes // 64 if max_bytes >= 1 << 24 else max_bytes
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def _bucket_bytes(self, key: str, bucket: list[Entry]) -> int:
-        return BUCKET_OVERHEAD + len(key) + sum(_size(e) for e in bucket)
+    def _bucket_bytes(self, key: str, bucket: list[bytes]) -> int:
+        return BUCKET_OVERHEAD + len(key) + sum(_size(p) for p in bucket)
 
-    def _live(self, key: str, slot: Slot, now: float) -> list[Entry] | None:
-        """The live entries of `key`'s bucket `slot`, in a new list; dead ones are dropped from the
-        store (and the bucket, if none is left: then None)."""
-        entries = _entries(slot)
-        for e in entries:
-            if e.stale_until < now:
+    def _live(self, key: str, slot: Slot, now: float) -> list[bytes] | None:
+        """The live packed entries of `key`'s bucket `slot`, in a new list; dead ones are dropped
+        from the store (and the bucket, if none is left: then None)."""
+        bucket = _packed(slot)
+        for p in bucket:
+            if _dead(p, now):
                 break
         else:
-            return entries
-        live = [e for e in entries if e.stale_until >= now]
+            return bucket
+        live = [p for p in bucket if not _dead(p, now)]
         if not live:
             self._drop(key, slot)
             return None
-        self.bytes -= sum(_size(e) for e in entries if e.stale_until < now)
+        self.bytes -= sum(_size(p) for p in bucket if _dead(p, now))
         self._buckets[key] = _slot(live)
         return live
 
     def _drop(self, key: str, slot: Slot) -> None:
         del self._buckets[key]
-        self.bytes -= self._bucket_bytes(key, _entries(slot))
+        self.bytes -= self._bucket_bytes(key, _packed(slot))
 
-    def get_now(self, key: str, now: float) -> list[Entry]:
+    def _touch(self, key: str) -> None:
+        """Make `key` the most recently used bucket."""
+        buckets = self._buckets
+        buckets[key] = buckets.pop(key)
+
+    def get_packed_now(self, key: str, now: float) -> list[bytes]:
+        """The live entries of `key`'s bucket as kept (see `unpack`); the same `bytes`
+        objects on every call, so a caller may memoise what it makes of them."""
         slot = self._buckets.get(key)
         if slot is None:  # a miss: the common case of a lookup
             return []
         bucket = self._live(key, slot, now)
         if bucket is None:
             return []
-        self._buckets.move_to_end(key)
+        self._touch(key)
         return bucket
+
+    def get_now(self, key: str, now: float) -> list[Entry]:
+        return [unpack(p) for p in self.get_packed_now(key, now)]
 
     async def get(self, key: str, now: float) -> list[Entry]:
         return self.get_now(key, now)
@@ -100,7 +142,7 @@ class MemoryStore:
             grow = len(entry.value) + ENTRY_OVERHEAD + BUCKET_OVERHEAD + len(key)
             if grow > self.max_bytes:
                 return None
-            self._buckets[key] = entry
+            self._buckets[key] = pack(entry)
             self.bytes += grow
             if self.bytes > self.max_bytes:
                 self._evict(keep=key)
@@ -113,21 +155,31 @@ class MemoryStore:
         grow = len(entry.value) + ENTRY_OVERHEAD
         if self._bucket_bytes(key, bucket) + grow > self.max_bytes:
             return None
-        bucket.append(entry)
+        bucket.append(pack(entry))
         self._buckets[key] = bucket
-        self._buckets.move_to_end(key)
+        self._touch(key)
         self.bytes += grow
         if self.bytes > self.max_bytes:
             self._evict(keep=key)
         return len(bucket) - 1
 
     def _evict(self, keep: str) -> None:
-        while self.bytes > self.max_bytes:
-            key = next(iter(self._buckets))
-            if key == keep:  # cannot happen while `add` checks the bucket fits alone; kept as a stop
-                break
-            self._drop(key, self._buckets[key])
-            self.evictions += 1
+        """Drop the least recently used buckets while the store is over its bound: down to the low
+        water mark, found in one pass. (The oldest buckets are first in the dict's order, behind the
+        empty slots of those dropped before, which a pass walks over: evicting in batches keeps that
+        walk amortised O(1) per bucket.)"""
+        if self.bytes <= self.max_bytes:
+            return
+        doomed: list[tuple[str, Slot]] = []
+        left = self.bytes
+        for key, slot in self._buckets.items():
+            if left <= self._low_water or key == keep:  # `keep`: cannot happen while `add` checks
+                break  # the bucket fits alone; kept as a stop
+            doomed.append((key, slot))
+            left -= self._bucket_bytes(key, _packed(slot))
+        for key, slot in doomed:
+            self._drop(key, slot)
+        self.evictions += len(doomed)
 
     async def replace(self, key: str, index: int, entry: Entry, now: float) -> bool:
         return self.replace_now(key, index, entry, now)
@@ -137,13 +189,13 @@ class MemoryStore:
         bucket = self._live(key, slot, now) if slot is not None else None
         if bucket is None or not 0 <= index < len(bucket) or entry.stale_until < now:
             return False
-        delta = len(entry.value) - len(bucket[index].value)
+        delta = len(entry.value) + ENTRY_OVERHEAD - _size(bucket[index])
         if self._bucket_bytes(key, bucket) + delta > self.max_bytes:
             return False
-        bucket[index] = entry
+        bucket[index] = pack(entry)
         self._buckets[key] = _slot(bucket)
         self.bytes += delta
-        self._buckets.move_to_end(key)
+        self._touch(key)
         self._evict(keep=key)
         return True
 
