@@ -16,6 +16,7 @@ from warmgate.dialects.usage import Usage
 
 _HEADER = struct.Struct("<4sHdIIi")  # magic+version, status, upstream_ms, tokens, body len, events len (-1 = none)
 _USAGE = struct.Struct("<IIIII")  # prompt, cached, cache_write, cache_write_1h, completion
+_HEAD_AND_USAGE = struct.Struct(_HEADER.format + _USAGE.format[1:])
 _MAGIC_V1 = b"WGC1"
 _MAGIC = b"WGC2"
 
@@ -36,12 +37,10 @@ class CachedAnswer(NamedTuple):
 
 
 def encode(answer: CachedAnswer) -> bytes:
-    events = answer.events
-    head = _HEADER.pack(_MAGIC, answer.status, answer.upstream_ms, answer.tokens, len(answer.body),
-                        -1 if events is None else len(events))
-    u = answer.usage
-    usage = _USAGE.pack(u.prompt, u.cached, u.cache_write, u.cache_write_1h, u.completion)
-    return head + usage + answer.body + (events or b"")
+    status, body, events, upstream_ms, tokens, u = answer
+    head = _HEAD_AND_USAGE.pack(_MAGIC, status, upstream_ms, tokens, len(body), -1 if events is None else len(events),
+                                u.prompt, u.cached, u.cache_write, u.cache_write_1h, u.completion)
+    return head + body if events is None else b"".join((head, body, events))
 
 
 def decode(data: bytes) -> CachedAnswer:

@@ -20,7 +20,7 @@ from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import cache_key
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
-from warmgate.cache.replay import StreamRecorder, hit_marker, is_storable, mark_cache_hit, replay_stream
+from warmgate.cache.replay import STORABLE, StreamRecorder, hit_marker, mark_cache_hit, replay_stream
 from warmgate.cache.semantic import Plan, SemanticCache
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
@@ -420,13 +420,18 @@ def _with_hit_mark(encoded: bytes, body: dict[str, Any]) -> bytes | None:
     return end[:-1] + _HIT_MARK_TAIL
 
 
+def _embeddings_storable(body: dict[str, Any]) -> bool:
+    data = body.get("data")
+    return isinstance(data, list) and len(data) > 0
+
+
+# endpoint -> whether a 2xx answer's parsed body may be stored (`cache.replay.is_storable`)
+_JUDGES: dict[str, Callable[[dict[str, Any]], bool]] = {**STORABLE, "embeddings": _embeddings_storable}
+
+
 def _storable(endpoint: str, status: int, body: dict[str, Any]) -> bool:
-    if endpoint in STREAMED:
-        return is_storable(endpoint, status, body)
-    if endpoint == "embeddings":
-        data = body.get("data")
-        return 200 <= status < 300 and isinstance(data, list) and len(data) > 0
-    return is_storable(endpoint, status, body)
+    judge = _JUDGES.get(endpoint)
+    return judge is not None and 200 <= status < 300 and judge(body)
 
 
 def _include_usage(body: dict[str, Any] | None) -> bool:

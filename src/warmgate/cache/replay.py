@@ -18,7 +18,7 @@ Three endpoints, one module each (``replay_chat``, ``replay_responses``, ``repla
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -63,12 +63,15 @@ def assemble(endpoint: str, events: Sequence[Event]) -> JSON | None:
     return replay_messages.assemble(events)
 
 
-_STORABLE: Final = {CHAT: replay_chat.storable, RESPONSES: replay_responses.storable, MESSAGES: replay_messages.storable}
+STORABLE: Final[Mapping[str, Callable[[JSON], bool]]] = {
+    CHAT: replay_chat.storable, RESPONSES: replay_responses.storable, MESSAGES: replay_messages.storable
+}
+"""Per endpoint: whether a 2xx answer's body may be stored (`is_storable` without the status)."""
 
 
 def is_storable(endpoint: str, status: int, body: Any) -> bool:
     """Whether a (non-streamed or assembled) answer may be stored: see the module docstring."""
-    judge = _STORABLE.get(endpoint)
+    judge = STORABLE.get(endpoint)
     if judge is None:
         _check(endpoint)
     return 200 <= status < 300 and isinstance(body, dict) and judge(body)  # type: ignore[misc]

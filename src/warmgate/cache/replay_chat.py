@@ -124,8 +124,6 @@ def assemble(events: Sequence[Event]) -> JSON | None:
 
 def _has_output(msg: JSON) -> bool:
     content = msg.get("content")
-    if type(content) is str and content:  # the common case first
-        return True
     return bool(
         nonempty_str(content)
         or (isinstance(content, list) and content)
@@ -144,7 +142,10 @@ def storable(body: JSON) -> bool:
         if not isinstance(choice, dict) or choice.get("finish_reason") not in STORABLE_FINISH:
             return False
         msg = choice.get("message")
-        if not isinstance(msg, dict) or not _has_output(msg):
+        if not isinstance(msg, dict):
+            return False
+        content = msg.get("content")
+        if not (type(content) is str and content) and not _has_output(msg):  # text: the common case
             return False
     return True
 

@@ -16,7 +16,7 @@ from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode
 from warmgate.cache.policy import CachePolicy
 from warmgate.metrics import Metrics
 from warmgate.stores.base import CacheStore, Entry, NowStore, StoreError
-from warmgate.stores.memory import unpack
+from warmgate.stores.memory import pack, unpack
 
 _MEMO_ENTRIES = 512  # decoded answers kept (memory store), at most this many of at most ...
 _MEMO_VALUE_BYTES = 64 * 1024  # ... this size each
@@ -115,14 +115,15 @@ class ResponseCache:
 
     def save_now(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """`save` without I/O, for a store that works `now` (memory)."""
-        assert self.now is not None
+        store = self.now
+        assert store is not None
         if policy.ttl <= 0:
             return None
         now = self._clock()
-        entry = _entry(encode(answer), now, policy)
-        if index is not None and self.now.replace_now(key, index, entry, now):
+        expires = now + policy.ttl
+        if index is not None and store.replace_now(key, index, Entry(encode(answer), now, expires, expires + policy.stale), now):
             return index
-        return self.now.add_now(key, entry, policy.bucket_size, now)
+        return store.put_now(key, pack(now, expires, expires + policy.stale, encode(answer)), policy.bucket_size, now)
 
     async def save(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """Store an answer: appended to the bucket, or replacing entry `index` (a stale refresh).

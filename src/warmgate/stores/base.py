@@ -69,8 +69,9 @@ class NowStore(Protocol):
         makes an `Entry` of it): the same object on every call while the entry lives."""
         ...
 
-    def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
-        """`CacheStore.add`, synchronously."""
+    def put_now(self, key: str, packed: bytes, max_entries: int, now: float) -> int | None:
+        """`CacheStore.add`, synchronously, of an entry packed as the store keeps it
+        (`stores.memory.pack`), alive at `now`."""
         ...
 
     def replace_now(self, key: str, index: int, entry: Entry, now: float) -> bool:

@@ -29,8 +29,9 @@ _STALE_AT = 16
 _HEAD = _TIMES.size
 
 
-def pack(entry: Entry) -> bytes:
-    return _TIMES.pack(entry.stored_at, entry.expires_at, entry.stale_until) + entry.value
+def pack(stored_at: float, expires_at: float, stale_until: float, value: bytes) -> bytes:
+    """An entry as the store keeps it (`MemoryStore.put_now`)."""
+    return _TIMES.pack(stored_at, expires_at, stale_until) + value
 
 
 def unpack(packed: bytes) -> Entry:
@@ -135,27 +136,33 @@ class MemoryStore:
         return self.add_now(key, entry, max_entries, now)
 
     def add_now(self, key: str, entry: Entry, max_entries: int, now: float) -> int | None:
-        if entry.stale_until < now or max_entries < 1:
+        if entry.stale_until < now:
+            return None
+        return self.put_now(key, pack(entry.stored_at, entry.expires_at, entry.stale_until, entry.value), max_entries, now)
+
+    def put_now(self, key: str, packed: bytes, max_entries: int, now: float) -> int | None:
+        """`add_now` of an entry already packed (`pack`), alive at `now`."""
+        if max_entries < 1:
             return None
         slot = self._buckets.get(key)
         if slot is None:  # the common case: a first answer for the key
-            grow = len(entry.value) + ENTRY_OVERHEAD + BUCKET_OVERHEAD + len(key)
+            grow = len(packed) - _HEAD + ENTRY_OVERHEAD + BUCKET_OVERHEAD + len(key)
             if grow > self.max_bytes:
                 return None
-            self._buckets[key] = pack(entry)
+            self._buckets[key] = packed
             self.bytes += grow
             if self.bytes > self.max_bytes:
                 self._evict(keep=key)
             return 0
         bucket = self._live(key, slot, now)
         if bucket is None:  # every entry was dead: the bucket is gone, start it again
-            return self.add_now(key, entry, max_entries, now)
+            return self.put_now(key, packed, max_entries, now)
         if len(bucket) >= max_entries:
             return None
-        grow = len(entry.value) + ENTRY_OVERHEAD
+        grow = _size(packed)
         if self._bucket_bytes(key, bucket) + grow > self.max_bytes:
             return None
-        bucket.append(pack(entry))
+        bucket.append(packed)
         self._buckets[key] = bucket
         self._touch(key)
         self.bytes += grow
@@ -192,7 +199,7 @@ class MemoryStore:
         delta = len(entry.value) + ENTRY_OVERHEAD - _size(bucket[index])
         if self._bucket_bytes(key, bucket) + delta > self.max_bytes:
             return False
-        bucket[index] = pack(entry)
+        bucket[index] = pack(entry.stored_at, entry.expires_at, entry.stale_until, entry.value)
         self._buckets[key] = _slot(bucket)
         self.bytes += delta
         self._touch(key)
