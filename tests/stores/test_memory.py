@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.stores.conftest import NOW, entry
 from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore, _entries
 
@@ -71,20 +73,23 @@ async def test_dead_entries_leave_the_byte_count_when_touched() -> None:
     assert store.bytes == 0 and len(store) == 0
 
 
-async def test_the_bound_holds_under_random_use() -> None:
+@pytest.mark.parametrize("max_bytes", [50_000, 1 << 24])  # exact eviction; in batches (16 MiB and more)
+async def test_the_bound_holds_under_random_use(max_bytes: int) -> None:
     rnd = random.Random(7)
-    store = MemoryStore(max_bytes=50_000)
+    store = MemoryStore(max_bytes=max_bytes)
+    size = max_bytes // 16  # values up to 1/16 of the bound: evictions happen often
     now = NOW
     for step in range(3000):
         now += rnd.choice([0, 0.1, 1])
         key = f"k{rnd.randrange(60)}"
         if rnd.random() < 0.6:
-            await store.add(key, entry(b"v" * rnd.randrange(3000), at=now, ttl=rnd.choice([5, 50])), 3, now)
+            await store.add(key, entry(b"v" * rnd.randrange(size), at=now, ttl=rnd.choice([5, 50])), 3, now)
         elif rnd.random() < 0.9:
             await store.get(key, now)
         else:
-            await store.replace(key, rnd.randrange(3), entry(b"r" * rnd.randrange(3000), at=now), now)
+            await store.replace(key, rnd.randrange(3), entry(b"r" * rnd.randrange(size), at=now), now)
         assert store.bytes <= store.max_bytes, step
+    assert store.evictions > 0
     # the running count matches a recount
     buckets = {k: _entries(slot) for k, slot in store._buckets.items()}
     assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())
