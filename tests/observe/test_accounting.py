@@ -142,6 +142,8 @@ def test_cache_entry_carries_the_original_usage() -> None:
     usage = Usage(3050, 1000, 2000, 200, 500)
     answer = CachedAnswer(200, b'{"a":1}', b"data: x\n\n", 812.5, usage.total, usage)
     assert decode(encode(answer)) == answer
+    plain = answer._replace(events=None)  # a non-streamed original
+    assert decode(encode(plain)) == plain
     # an entry written by the previous version still decodes (its tokens count as prompt)
     import struct
 
