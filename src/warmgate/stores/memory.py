@@ -79,8 +79,9 @@ class MemoryStore:
         self.bytes = 0
         self.evictions = 0
         self._buckets: dict[str, Slot] = {}  # least recently used first
-        # Stores of 16 MiB and more evict 1/64 of their bound at a time (see `_evict`).
-        self._low_water = max_bytes - max_bytes // 64 if max_bytes >= 1 << 24 else max_bytes
+        # Stores of 16 MiB and more evict 1/256 of their bound at a time (see `_evict`): at the
+        # default 256 MiB, 1 MiB (about a thousand answers) per pass, well under a millisecond.
+        self._low_water = max_bytes - max_bytes // 256 if max_bytes >= 1 << 24 else max_bytes
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -177,15 +178,20 @@ class MemoryStore:
         walk amortised O(1) per bucket.)"""
         if self.bytes <= self.max_bytes:
             return
-        doomed: list[tuple[str, Slot]] = []
-        left = self.bytes
-        for key, slot in self._buckets.items():
-            if left <= self._low_water or key == keep:  # `keep`: cannot happen while `add` checks
-                break  # the bucket fits alone; kept as a stop
-            doomed.append((key, slot))
-            left -= self._bucket_bytes(key, _packed(slot))
-        for key, slot in doomed:
-            self._drop(key, slot)
+        buckets = self._buckets
+        doomed: list[str] = []
+        left, low = self.bytes, self._low_water
+        for key, slot in buckets.items():
+            if left <= low or key == keep:  # `keep`: cannot happen while `add` checks the bucket fits
+                break  # alone; kept as a stop
+            doomed.append(key)
+            if type(slot) is bytes:  # the common bucket of one
+                left -= BUCKET_OVERHEAD + len(key) + len(slot) - _HEAD + ENTRY_OVERHEAD
+            else:
+                left -= self._bucket_bytes(key, slot)  # type: ignore[arg-type]
+        for key in doomed:
+            del buckets[key]
+        self.bytes = left
         self.evictions += len(doomed)
 
     async def replace(self, key: str, index: int, entry: Entry, now: float) -> bool:
