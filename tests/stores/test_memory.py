@@ -7,7 +7,12 @@ import random
 import pytest
 
 from tests.stores.conftest import NOW, entry
-from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore, _entries
+from warmgate.stores.base import Entry
+from warmgate.stores.memory import BUCKET_OVERHEAD, ENTRY_OVERHEAD, MemoryStore, Slot, _packed, unpack
+
+
+def _entries(slot: Slot) -> list[Entry]:
+    return [unpack(p) for p in _packed(slot)]
 
 
 def cost(key: str, *sizes: int) -> int:

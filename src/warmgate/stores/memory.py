@@ -8,8 +8,8 @@ packed: its three timestamps in front of its value), held by a plain dict in LRU
 keeps insertion order; a refreshed bucket is re-inserted at the end). Measured with
 `bench/overhead/duel.py`: small long-lived objects (an `Entry` tuple and its floats, an
 `OrderedDict` node per key) left behind by every stored miss slowed all later requests by
-several per cent (they pin the allocator's pools of the sizes every request uses, which then
-scatters each request's short-lived objects over more memory), more than the store's own work.
+several per cent, more than the store's own work (`bench/cache/README.md`, "What a stored miss
+leaves behind": a uniform slowdown, not the collector or page faults).
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ Slot = bytes | list[bytes]
 def _packed(slot: Slot) -> list[bytes]:
     """A bucket's packed entries, in a list of their own (the caller may change it)."""
     return list(slot) if type(slot) is list else [slot]  # type: ignore[list-item]
-
-
-def _entries(slot: Slot) -> list[Entry]:
-    return [unpack(p) for p in _packed(slot)]
 
 
 def _slot(packed: list[bytes]) -> Slot:
