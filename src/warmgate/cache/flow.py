@@ -120,7 +120,8 @@ class CacheFlow:
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
         """A fresh hit answered without I/O (memory store), or None: the request then goes the
-        async way (`handle`), which then looks again only without I/O."""
+        async way (`handle`), which looks again (without I/O) only if an identical request was in
+        flight at this lookup (`Prepared.missed`)."""
         if self.cache.now is None:
             return None
         prep = self.prepare(req, model, resolved_model)
