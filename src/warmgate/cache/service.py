@@ -120,10 +120,12 @@ class ResponseCache:
         if policy.ttl <= 0:
             return None
         now = self._clock()
+        value = encode(answer)
         expires = now + policy.ttl
-        if index is not None and store.replace_now(key, index, Entry(encode(answer), now, expires, expires + policy.stale), now):
+        stale_until = expires + policy.stale
+        if index is not None and store.replace_now(key, index, Entry(value, now, expires, stale_until), now):
             return index
-        return store.put_now(key, pack(now, expires, expires + policy.stale, encode(answer)), policy.bucket_size, now)
+        return store.put_now(key, pack(now, expires, stale_until, value), policy.bucket_size, now)
 
     async def save(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """Store an answer: appended to the bucket, or replacing entry `index` (a stale refresh).
