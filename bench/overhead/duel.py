@@ -10,6 +10,7 @@ servers, so requests/s B / requests/s A is the inverse ratio of their CPU cost p
 whatever else the machine does slows both alike (sequential runs on a shared machine disagree by
 +-30 %). Kinds: `bare` (bare_proxy.py), `warmgate` (pass-through, cache off), `warmgate-miss` (cache on,
 distinct bodies: stored misses), `warmgate-hit` (cache on, one body), `dict` (bench/cache/dict_server.py).
+Upstream (CPU 1): `stub_upstream.py`, or with `--upstream sim` the provider simulator (`warmgate sim`).
 """
 
 from __future__ import annotations
@@ -57,11 +58,17 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--duration", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--upstream", choices=["stub", "sim"], default="stub",
+                    help="stub_upstream.py (default, the cheapest answer) or the provider simulator")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wg-duel-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        up, upstream = spawn([sys.executable, str(HERE / "stub_upstream.py"), "--port", "0"], 1, work / "up.log")
+        if args.upstream == "sim":  # the core issue's set-up: the provider simulator answering at once
+            up_cmd = [sys.executable, "-m", "warmgate", "sim", "--host", "127.0.0.1", "--port", "0"]
+        else:
+            up_cmd = [sys.executable, str(HERE / "stub_upstream.py"), "--port", "0"]
+        up, upstream = spawn(up_cmd, 1, work / "up.log")
         procs.append(up)
         sides = []
         for tag, kind, env in (("a", args.a, args.env_a), ("b", args.b, args.env_b)):

@@ -38,6 +38,13 @@ class SingleFlight:
         if fut is not None and not fut.done():
             fut.set_result(answer)
 
+    def take(self, key: str) -> asyncio.Future[CachedAnswer | None] | None:
+        """`finish` in two steps, for a leader that builds its answer only if someone waits: ends
+        the call of `key` and returns the future the waiting requests hold (set its result), or
+        None when none waits."""
+        fut = self._calls.pop(key, None)
+        return fut if fut is not None and not fut.done() else None
+
     def __len__(self) -> int:
         return len(self._calls)
 

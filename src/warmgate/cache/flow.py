@@ -25,7 +25,7 @@ from warmgate.cache.semantic import Plan, SemanticCache
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
 from warmgate.controls import NO_DIRECTIVE, parse_controls
-from warmgate.dialects.usage import Usage, read_usage
+from warmgate.dialects.usage import read_usage
 from warmgate.exchange import BodyStream, Reply, Request
 from warmgate.metrics import Metrics
 
@@ -185,7 +185,11 @@ class CacheFlow:
                 self.flights.finish(key, None)
             raise
         result = "miss" if policy.lookup else "bypass"  # no-cache: fetched fresh (and stored), not looked up
-        return self._tag(self._record(req, reply, key, policy, leader, started, plan), result, labels, key)
+        if reply.stream is None:
+            reply = self._record_whole(req, reply, key, policy, leader, started, plan)
+        else:
+            reply = self._record_stream(req, reply, key, policy, leader, started, plan)
+        return self._tag(reply, result, labels, key)
 
     def _plan(
         self, req: Request, model: str, resolved_model: str, body: dict[str, Any], policy: CachePolicy
@@ -235,35 +239,54 @@ class CacheFlow:
 
     # -- recording and storing -------------------------------------------------------------------
 
-    def _record(
+    def _record_stream(
         self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
-        plan: Plan | None = None,
+        plan: Plan | None,
     ) -> Reply:
+        """A streamed answer: recorded as it is forwarded, stored once it ended cleanly."""
+        endpoint, stream = req.endpoint.name, reply.stream
+        if stream is not None and reply.status == 200 and endpoint in STREAMED:
+            recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
+            labels = (req.tenant, req.facts.model or "")
+            reply.stream = RecordingStream(stream, recorder,
+                                           self._on_recorded(endpoint, key, policy, leader, started, labels, plan))
+        elif leader:
+            self.flights.finish(key, None)
+        return reply
+
+    def _record_whole(
+        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
+        plan: Plan | None,
+    ) -> Reply:
+        """A whole (not streamed) answer: stored if it may be, and handed to the identical requests
+        waiting for it. Every stored miss comes this way, so it is kept to few calls (each one
+        counts: bench/cache/README.md, "What a stored miss costs")."""
         endpoint = req.endpoint.name
-        labels = (req.tenant, req.facts.model or "")
-        if reply.stream is not None:
-            if reply.status == 200 and endpoint in STREAMED:
-                recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
-                reply.stream = RecordingStream(reply.stream, recorder,
-                                               self._on_recorded(endpoint, key, policy, leader, started, labels, plan))
-            elif leader:
-                self.flights.finish(key, None)
+        body = reply.body
+        waiting = self.flights.take(key) if leader else None  # the identical requests' future, if any
+        parsed = reply.json  # parsed by the router when it read the usage
+        if parsed is None and len(body) <= self.cfg.max_entry_bytes:
+            parsed = _loads(body)
+        judge = _JUDGES.get(endpoint)
+        if (type(parsed) is not dict or judge is None or not 200 <= reply.status < 300
+                or len(body) > self.cfg.max_entry_bytes or not judge(parsed)):
+            if waiting is not None:
+                waiting.set_result(None)
             return reply
-        answer = parsed = None
-        if len(reply.body) <= self.cfg.max_entry_bytes:
-            parsed = reply.json  # parsed by the router when it read the usage
-            if parsed is None:
-                try:
-                    parsed = orjson.loads(reply.body)
-                except orjson.JSONDecodeError:
-                    parsed = None
-            if type(parsed) is dict and _storable(endpoint, reply.status, parsed):
-                answer = self._answer(endpoint, reply.status, parsed, None, started, reply.body, reply.usage)
-                reply.usage = answer.usage  # read here for endpoints the router does not read (embeddings)
-        if leader:
-            self.flights.finish(key, answer)
-        if answer is not None:
-            self._save(key, policy, answer, labels, plan=None if plan is None else self._plan_for(endpoint, parsed, plan))
+        usage = reply.usage
+        if usage is None:  # an endpoint the router does not read the usage of (embeddings)
+            usage = reply.usage = read_usage(endpoint, parsed)
+        marked = _marked(endpoint, parsed, body)
+        upstream_ms = (time.perf_counter() - started) * 1000.0
+        labels = (req.tenant, req.facts.model or "")
+        if waiting is None and plan is None and self.cache.now is not None:  # the common case
+            if self.cache.store_now(key, policy, reply.status, marked, None, upstream_ms, usage.total, usage) is not None:
+                self.metrics.cache_stores.inc(labels)
+            return reply
+        answer = CachedAnswer(reply.status, marked, None, upstream_ms, usage.total, usage)
+        if waiting is not None:
+            waiting.set_result(answer)
+        self._save(key, policy, answer, labels, plan=None if plan is None else self._plan_for(endpoint, parsed, plan))
         return reply
 
     def _on_recorded(
@@ -292,18 +315,11 @@ class CacheFlow:
             return None
         return plan if self.semantic.accepts(endpoint, body) else None
 
-    def _answer(
-        self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float,
-        encoded: bytes | None = None, usage: Usage | None = None,
-    ) -> CachedAnswer:
-        """The answer to store for `body` (parsed; `encoded` = its bytes as the provider sent them,
-        `usage` as the router read it)."""
-        marked = _with_hit_mark(encoded, body) if encoded is not None else None
-        if marked is None:
-            marked = orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
-        if usage is None:
-            usage = read_usage(endpoint, body)
-        return CachedAnswer(status, marked, raw, (time.perf_counter() - started) * 1000.0, usage.total, usage)
+    def _answer(self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float) -> CachedAnswer:
+        """The answer to store for `body` (parsed; `raw`: the recorded stream)."""
+        usage = read_usage(endpoint, body)
+        return CachedAnswer(status, _marked(endpoint, body), raw, (time.perf_counter() - started) * 1000.0,
+                            usage.total, usage)
 
     def _save(
         self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None,
@@ -411,14 +427,21 @@ class RecordingStream:
 _HIT_MARK_TAIL = b',"warmgate":' + orjson.dumps(hit_marker()) + b"}"
 
 
-def _with_hit_mark(encoded: bytes, body: dict[str, Any]) -> bytes | None:
-    """`encoded` (a JSON object's bytes) with the hit marker added as its last member, spliced in
-    rather than re-encoded (the same JSON as `{**body, **HIT_MARK}`, at a fraction of the cost);
-    None when that cannot be done safely."""
-    end = encoded if encoded[-1:] == b"}" else encoded.rstrip()  # no copy in the common case
-    if not body or "warmgate" in body or not end.endswith(b"}"):
+def _marked(endpoint: str, body: dict[str, Any], encoded: bytes | None = None) -> bytes:
+    """The bytes of answer `body` marked as a cache hit: the marker spliced into `encoded` (its bytes
+    as the provider sent them) as the last member, the same JSON as `{**body, **HIT_MARK}` at a
+    fraction of the cost; `body` encoded again when that cannot be done safely."""
+    if (encoded is not None and body and "warmgate" not in body
+            and (encoded[-1:] == b"}" or (encoded := encoded.rstrip())[-1:] == b"}")):  # (whitespace after it)
+        return encoded[:-1] + _HIT_MARK_TAIL
+    return orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
-    return end[:-1] + _HIT_MARK_TAIL
 
 
 def _embeddings_storable(body: dict[str, Any]) -> bool:

@@ -135,14 +135,14 @@ def _has_output(msg: JSON) -> bool:
 
 def storable(body: JSON) -> bool:
     """Every choice finished for a storable reason with content or tool calls; no error."""
-    choices = body.get("choices")
-    if body.get("error") is not None or not isinstance(choices, list) or not choices:
+    choices = body.get("choices")  # (`type(...) is`: parsed JSON holds plain lists and dicts)
+    if type(choices) is not list or not choices or body.get("error") is not None:
         return False
     for choice in choices:
-        if not isinstance(choice, dict) or choice.get("finish_reason") not in STORABLE_FINISH:
+        if type(choice) is not dict or choice.get("finish_reason") not in STORABLE_FINISH:
             return False
         msg = choice.get("message")
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             return False
         content = msg.get("content")
         if not (type(content) is str and content) and not _has_output(msg):  # text: the common case

@@ -12,8 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple
 
-from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode
+from warmgate.cache.entry import CachedAnswer, CorruptEntry, decode, encode, encode_timed
 from warmgate.cache.policy import CachePolicy
+from warmgate.dialects.usage import Usage
 from warmgate.metrics import Metrics
 from warmgate.stores.base import CacheStore, Entry, NowStore, StoreError
 from warmgate.stores.memory import pack, unpack
@@ -117,15 +118,31 @@ class ResponseCache:
         """`save` without I/O, for a store that works `now` (memory)."""
         store = self.now
         assert store is not None
+        if index is None:
+            status, body, events, upstream_ms, tokens, usage = answer
+            return self.store_now(key, policy, status, body, events, upstream_ms, tokens, usage)
         if policy.ttl <= 0:
             return None
         now = self._clock()
-        value = encode(answer)
         expires = now + policy.ttl
-        stale_until = expires + policy.stale
-        if index is not None and store.replace_now(key, index, Entry(value, now, expires, stale_until), now):
+        entry = Entry(encode(answer), now, expires, expires + policy.stale)
+        if store.replace_now(key, index, entry, now):
             return index
-        return store.put_now(key, pack(now, expires, stale_until, value), policy.bucket_size, now)
+        return store.put_now(key, pack(now, expires, entry.stale_until, entry.value), policy.bucket_size, now)
+
+    def store_now(
+        self, key: str, policy: CachePolicy, status: int, body: bytes, events: bytes | None, upstream_ms: float,
+        tokens: int, usage: Usage,
+    ) -> int | None:
+        """`save_now` (added to the bucket) of an answer given by its parts: a stored miss's way,
+        which needs no `CachedAnswer` (nor any copy of the body but the stored one)."""
+        assert self.now is not None
+        if policy.ttl <= 0:
+            return None
+        now = self._clock()
+        expires = now + policy.ttl
+        packed = encode_timed(now, expires, expires + policy.stale, status, body, events, upstream_ms, tokens, usage)
+        return self.now.put_now(key, packed, policy.bucket_size, now)
 
     async def save(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
         """Store an answer: appended to the bucket, or replacing entry `index` (a stale refresh).

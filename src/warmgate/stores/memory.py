@@ -30,7 +30,8 @@ _HEAD = _TIMES.size
 
 
 def pack(stored_at: float, expires_at: float, stale_until: float, value: bytes) -> bytes:
-    """An entry as the store keeps it (`MemoryStore.put_now`)."""
+    """An entry as the store keeps it (`MemoryStore.put_now`). (The response cache packs its
+    answers' entries at once, times and answer head: `cache.entry.encode_timed`.)"""
     return _TIMES.pack(stored_at, expires_at, stale_until) + value
 
 
