@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
+
 from warmgate.cache.entry import CachedAnswer, encode
+from warmgate.cache.flow import HIT_MARK
 from warmgate.cache.policy import CachePolicy
 from warmgate.cache.service import ResponseCache
 from warmgate.dialects.usage import Usage
@@ -50,3 +53,25 @@ def test_nothing_is_stored_without_a_ttl() -> None:
     assert cache.store_now("k", POLICY._replace(ttl=0.0), *answer) is None
     assert cache.save_now("k", POLICY._replace(ttl=0.0), answer) is None
     assert len(store) == 0
+
+
+def test_an_answer_stored_unmarked_is_read_marked_as_a_hit() -> None:
+    store = MemoryStore(1 << 20)
+    cache = _cache(store)
+    raw = orjson.dumps({"id": "x", "choices": [{"index": 0}]})
+    assert cache.store_now("k", POLICY, 200, raw, None, 5.0, 3, USAGE, marked=False) == 0
+    found = cache.lookup_now("k", POLICY)
+    assert found is not None
+    assert orjson.loads(found.answer.body) == {**orjson.loads(raw), **HIT_MARK}
+    assert found.answer == CachedAnswer(200, found.answer.body, None, 5.0, 3, USAGE)
+    # the same answer stored marked reads the same
+    assert cache.store_now("m", POLICY, 200, found.answer.body, None, 5.0, 3, USAGE) == 0
+    again = cache.lookup_now("m", POLICY)
+    assert again is not None and again.answer == found.answer
+
+
+def test_an_unmarked_body_that_is_not_an_object_is_a_corrupt_entry() -> None:
+    store = MemoryStore(1 << 20)
+    cache = _cache(store)
+    assert cache.store_now("k", POLICY, 200, b"[1, 2]", None, 5.0, 3, USAGE, marked=False) == 0
+    assert cache.lookup_now("k", POLICY) is None

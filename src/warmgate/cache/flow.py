@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from warmgate.cache.coalesce import SingleFlight, wait
-from warmgate.cache.entry import CachedAnswer
+from warmgate.cache.entry import HIT_MARK_TAIL, CachedAnswer
 from warmgate.cache.keys import cache_key
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
@@ -276,14 +276,17 @@ class CacheFlow:
         usage = reply.usage
         if usage is None:  # an endpoint the router does not read the usage of (embeddings)
             usage = reply.usage = read_usage(endpoint, parsed)
-        marked = _marked(endpoint, parsed, body)
         upstream_ms = (time.perf_counter() - started) * 1000.0
         labels = (req.tenant, req.facts.model or "")
-        if waiting is None and plan is None and self.cache.now is not None:  # the common case
-            if self.cache.store_now(key, policy, reply.status, marked, None, upstream_ms, usage.total, usage) is not None:
+        if (waiting is None and plan is None and self.cache.now is not None
+                and body[-1:] == b"}" and "warmgate" not in parsed):  # (`parsed` is not empty: judged storable)
+            # The common case: kept as the provider sent it, marked as a hit when first read
+            # (`entry.encode_timed`, `marked=False`).
+            if self.cache.store_now(key, policy, reply.status, body, None, upstream_ms, usage.total, usage,
+                                    False) is not None:
                 self.metrics.cache_stores.inc(labels)
             return reply
-        answer = CachedAnswer(reply.status, marked, None, upstream_ms, usage.total, usage)
+        answer = CachedAnswer(reply.status, _marked(endpoint, parsed, body), None, upstream_ms, usage.total, usage)
         if waiting is not None:
             waiting.set_result(answer)
         self._save(key, policy, answer, labels, plan=None if plan is None else self._plan_for(endpoint, parsed, plan))
@@ -424,16 +427,13 @@ class RecordingStream:
         await self._inner.aclose()
 
 
-_HIT_MARK_TAIL = b',"warmgate":' + orjson.dumps(hit_marker()) + b"}"
-
-
 def _marked(endpoint: str, body: dict[str, Any], encoded: bytes | None = None) -> bytes:
     """The bytes of answer `body` marked as a cache hit: the marker spliced into `encoded` (its bytes
     as the provider sent them) as the last member, the same JSON as `{**body, **HIT_MARK}` at a
     fraction of the cost; `body` encoded again when that cannot be done safely."""
     if (encoded is not None and body and "warmgate" not in body
             and (encoded[-1:] == b"}" or (encoded := encoded.rstrip())[-1:] == b"}")):  # (whitespace after it)
-        return encoded[:-1] + _HIT_MARK_TAIL
+        return encoded[:-1] + HIT_MARK_TAIL
     return orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
 
 

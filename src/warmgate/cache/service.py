@@ -132,16 +132,18 @@ class ResponseCache:
 
     def store_now(
         self, key: str, policy: CachePolicy, status: int, body: bytes, events: bytes | None, upstream_ms: float,
-        tokens: int, usage: Usage,
+        tokens: int, usage: Usage, marked: bool = True,
     ) -> int | None:
         """`save_now` (added to the bucket) of an answer given by its parts: a stored miss's way,
-        which needs no `CachedAnswer` (nor any copy of the body but the stored one)."""
+        which needs no `CachedAnswer` (nor any copy of the body but the stored one). `marked=False`:
+        see `entry.encode_timed`."""
         assert self.now is not None
         if policy.ttl <= 0:
             return None
         now = self._clock()
         expires = now + policy.ttl
-        packed = encode_timed(now, expires, expires + policy.stale, status, body, events, upstream_ms, tokens, usage)
+        packed = encode_timed(now, expires, expires + policy.stale, status, body, events, upstream_ms, tokens, usage,
+                              marked)
         return self.now.put_now(key, packed, policy.bucket_size, now)
 
     async def save(self, key: str, policy: CachePolicy, answer: CachedAnswer, index: int | None = None) -> int | None:
