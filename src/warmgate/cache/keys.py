@@ -107,10 +107,6 @@ def canonical_request(
     *, endpoint: str, model: str, body: Mapping[str, Any], vary: Sequence[tuple[str, str]] = ()
 ) -> bytes:
     """The exact bytes that are hashed into a key's digest (also useful to show why two requests miss)."""
-    return _canonical(endpoint, model, body, vary)
-
-
-def _canonical(endpoint: str, model: str, body: Mapping[str, Any], vary: Sequence[tuple[str, str]]) -> bytes:
     defaults = DEFAULTS.get(endpoint, _NO_DEFAULTS)
     fields: dict[str, Any] = {}
     for k, v in body.items():
@@ -146,7 +142,7 @@ def cache_key(
     change the answer, if any.
     """
     if custom_key is None:
-        material = _canonical(endpoint, model, body, vary)
+        material = canonical_request(endpoint=endpoint, model=model, body=body, vary=vary)
     else:
         material = orjson.dumps((KEY_VERSION, "custom-key", endpoint, custom_key))
     return _key_prefix(scope, namespace) + hashlib.sha256(material).hexdigest()
