@@ -100,6 +100,22 @@ async def test_the_bound_holds_under_random_use(max_bytes: int) -> None:
     assert store.bytes == sum(cost(k, *(len(e.value) for e in b)) for k, b in buckets.items())
 
 
+async def test_a_small_store_keeps_evicting_exactly_the_least_recently_used_across_many_evictions() -> None:
+    """Under 16 MiB buckets go one at a time, and the store's dict is compacted now and then
+    (every 1024 evictions at this size): the order and the count of bytes survive it."""
+    value = b"x" * 600
+    one = cost("k00000", len(value))
+    store = MemoryStore(max_bytes=80 * one)
+    for i in range(5000):
+        await store.add(f"k{i:05d}", entry(value), 1, NOW)
+        if i % 7 == 0:
+            assert await store.get("k00000", NOW)  # kept as the most recently used throughout
+    assert store.evictions == 5000 - 80 and store._dropped < 1024  # so compacted (four times)
+    live = sorted(store._buckets)
+    assert live == ["k00000", *(f"k{i:05d}" for i in range(5000 - 79, 5000))]
+    assert store.bytes == 80 * one
+
+
 async def test_a_large_store_evicts_its_least_recently_used_buckets_in_batches() -> None:
     """From 16 MiB on, an add past the bound evicts down to 1/256 below it, oldest first."""
     bound = 1 << 24
