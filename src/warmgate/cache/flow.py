@@ -21,6 +21,7 @@ from warmgate.cache.keys import cache_key
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import STORABLE, StreamRecorder, hit_marker, mark_cache_hit, replay_stream
+from warmgate.cache.replay_common import load_object
 from warmgate.cache.semantic import Plan, SemanticCache
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
@@ -266,7 +267,7 @@ class CacheFlow:
         waiting = self.flights.take(key) if leader else None  # the identical requests' future, if any
         parsed = reply.json  # parsed by the router when it read the usage
         if parsed is None and len(body) <= self.cfg.max_entry_bytes:
-            parsed = _loads(body)
+            parsed = load_object(body)
         judge = _JUDGES.get(endpoint)
         if (type(parsed) is not dict or judge is None or not 200 <= reply.status < 300
                 or len(body) > self.cfg.max_entry_bytes or not judge(parsed)):
@@ -435,13 +436,6 @@ def _marked(endpoint: str, body: dict[str, Any], encoded: bytes | None = None) -
             and (encoded[-1:] == b"}" or (encoded := encoded.rstrip())[-1:] == b"}")):  # (whitespace after it)
         return encoded[:-1] + HIT_MARK_TAIL
     return orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
-
-
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _embeddings_storable(body: dict[str, Any]) -> bool:

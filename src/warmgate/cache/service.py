@@ -124,11 +124,10 @@ class ResponseCache:
         if policy.ttl <= 0:
             return None
         now = self._clock()
-        expires = now + policy.ttl
-        entry = Entry(encode(answer), now, expires, expires + policy.stale)
+        entry = _entry(encode(answer), now, policy)
         if store.replace_now(key, index, entry, now):
             return index
-        return store.put_now(key, pack(now, expires, entry.stale_until, entry.value), policy.bucket_size, now)
+        return store.put_now(key, pack(now, entry.expires_at, entry.stale_until, entry.value), policy.bucket_size, now)
 
     def store_now(
         self, key: str, policy: CachePolicy, status: int, body: bytes, events: bytes | None, upstream_ms: float,
