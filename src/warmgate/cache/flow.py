@@ -17,7 +17,7 @@ import orjson
 
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import HIT_MARK_TAIL, CachedAnswer
-from warmgate.cache.keys import cache_key
+from warmgate.cache.keys import body_key, cache_key
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import STORABLE, StreamRecorder, hit_marker, mark_cache_hit, replay_stream
@@ -29,22 +29,31 @@ from warmgate.controls import NO_DIRECTIVE, parse_controls
 from warmgate.dialects.usage import read_usage
 from warmgate.exchange import BodyStream, Reply, Request
 from warmgate.metrics import Metrics
+from warmgate.observe.labels import OTHER
 
 log = logging.getLogger("warmgate.cache")
 
 STREAMED = frozenset({"chat.completions", "responses", "messages"})
 
+# Cache outcomes, by number: `Reply.cache` names them, `_STATUS_HEADERS` and the counts index by them.
+RESULTS = ("hit", "stale", "miss", "bypass", "semantic")
+HIT, STALE, MISS, BYPASS, SEMANTIC = range(5)
+# A `Counts` list holds the outcomes (0-4), then the answers stored and the tokens hits saved.
+STORES, TOKENS_SAVED = 5, 6
+Counts = list[float]
+_MAX_COUNTS = 4096  # (tenant, model) pairs counted apart; later ones count under model "other"
+
 # result -> (x-warmgate-cache, cf-aig-cache-status, helicone-cache)
-_STATUS_HEADERS = {
-    result: [(b"x-warmgate-cache", xw), (b"cf-aig-cache-status", cf), (b"helicone-cache", hc)]
-    for result, xw, cf, hc in (
-        ("hit", b"HIT", b"HIT", b"HIT"),
-        ("stale", b"STALE", b"HIT", b"HIT"),
-        ("miss", b"MISS", b"MISS", b"MISS"),
-        ("bypass", b"BYPASS", b"MISS", b"MISS"),
-        ("semantic", b"SEMANTIC", b"HIT", b"HIT"),
+_STATUS_HEADERS = tuple(
+    [(b"x-warmgate-cache", xw), (b"cf-aig-cache-status", cf), (b"helicone-cache", hc)]
+    for xw, cf, hc in (
+        (b"HIT", b"HIT", b"HIT"),
+        (b"STALE", b"HIT", b"HIT"),
+        (b"MISS", b"MISS", b"MISS"),
+        (b"BYPASS", b"MISS", b"MISS"),
+        (b"SEMANTIC", b"HIT", b"HIT"),
     )
-}
+)
 _JSON = (b"content-type", b"application/json")
 _SSE = (b"content-type", b"text/event-stream; charset=utf-8")
 
@@ -56,16 +65,17 @@ _PLAIN_POLICIES = 4096
 
 class Prepared:
     """What the cache made of one request: the body to forward, the policy, the key (None when
-    caching is off for it), and `missed`: a lookup without I/O found nothing, and no identical
-    request was on its way to the provider (then nothing can store the key before this request's
-    task starts, and the task need not look again)."""
+    caching is off for it), the counts of its (tenant, model), and `missed`: a lookup without I/O
+    found nothing, and no identical request was on its way to the provider (then nothing can store
+    the key before this request's task starts, and the task need not look again)."""
 
-    __slots__ = ("body", "key", "missed", "policy")
+    __slots__ = ("body", "counts", "key", "missed", "policy")
 
-    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None):
+    def __init__(self, body: dict[str, Any], policy: CachePolicy, key: str | None, counts: Counts):
         self.body = body
         self.policy = policy
         self.key = key
+        self.counts = counts
         self.missed = False
 
 
@@ -77,7 +87,13 @@ class CacheFlow:
         self.semantic = semantic  # None: exact only (nothing semantic runs)
         self.flights = SingleFlight()
         self.layers = Layers(cfg)
-        self._plain: dict[tuple[str, str, str], CachePolicy] = {}  # (gateway, model, tenant) -> policy without controls
+        self._max_entry_bytes = cfg.max_entry_bytes
+        # (gateway, model, tenant) -> the policy without controls, and the counts of (tenant, model)
+        self._plain: dict[tuple[str, str, str], tuple[CachePolicy, Counts]] = {}
+        # Outcomes per (tenant, model), made Prometheus counters only when scraped (`_collect`): a
+        # request adds 1 to a list item instead of a `Counter.inc` (a call, a tuple, a dict update).
+        self._counts: dict[tuple[str, str], Counts] = {}
+        metrics.collectors.append(self._collect)
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         # Told of each provider call the cache makes on its own (a stale entry's refresh), so it is
@@ -93,31 +109,61 @@ class CacheFlow:
     def applies(self, req: Request) -> bool:
         return req.endpoint.cacheable and req.json is not None
 
+    def counts(self, tenant: str, model: str) -> Counts:
+        """The outcome counts of (`tenant`, `model`) (see `STORES`, `TOKENS_SAVED`)."""
+        counts = self._counts.get((tenant, model))
+        if counts is None:
+            if len(self._counts) >= _MAX_COUNTS:  # model names may come from glob patterns
+                return self.counts(tenant, OTHER) if model != OTHER else self._counts.setdefault(
+                    (OTHER, OTHER), [0.0] * 7)
+            counts = self._counts[(tenant, model)] = [0.0] * 7
+        return counts
+
+    def _collect(self) -> None:
+        """Fill the Prometheus counters from the counts (called before a scrape)."""
+        m = self.metrics
+        for (tenant, model), c in self._counts.items():
+            for i, result in enumerate(RESULTS):
+                if c[i]:
+                    m.cache.values[(tenant, model, result)] = c[i]
+            if c[STORES]:
+                m.cache_stores.values[(tenant, model)] = c[STORES]
+            if c[TOKENS_SAVED]:
+                m.cache_tokens_saved.values[(tenant, model)] = c[TOKENS_SAVED]
+
     def prepare(self, req: Request, model: str, resolved_model: str) -> Prepared:
         """Controls, policy and key of `req`, computed once (kept on the request, so the async path
         reuses what `answer_now` computed). Raises BadRequest for invalid controls."""
         prep = req.cache_prep
-        if prep is None:
-            assert req.json is not None
-            directive, parsed = parse_controls(req.headers, req.json)
-            body = parsed if parsed is not None else req.json
-            if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
-                memo = (req.gateway, model, req.tenant)
-                policy = self._plain.get(memo)
-                if policy is None:
-                    layer = self.layers.layer(req.gateway, model)
-                    policy = effective(self.cfg, model, directive, req.tenant, layer)
-                    if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
-                        self._plain.clear()
-                    self._plain[memo] = policy
+        if prep is not None:
+            return prep  # type: ignore[no-any-return]
+        body = req.json
+        assert body is not None
+        directive, parsed = parse_controls(req.headers, body)
+        if parsed is not None:
+            body = parsed
+        if directive is NO_DIRECTIVE:  # the common case: the configured policy, computed once
+            memo = (req.gateway, model, req.tenant)
+            plain = self._plain.get(memo)
+            if plain is None:
+                layer = self.layers.layer(req.gateway, model)
+                if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
+                    self._plain.clear()
+                plain = self._plain[memo] = (effective(self.cfg, model, directive, req.tenant, layer),
+                                             self.counts(req.tenant, model))
+            policy, counts = plain
+        else:
+            policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
+            counts = self.counts(req.tenant, model)
+        key = None  # no exact key: caching is off, or the exact cache is (`policy.exact`, semantic-only)
+        if policy.enabled and policy.exact:
+            if policy.custom_key is None:
+                key = body_key(policy.scope, policy.namespace, req.endpoint.name, resolved_model, body)
             else:
-                policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
-            key = None  # no exact key: caching is off, or the exact cache is (`policy.exact`, semantic-only)
-            if policy.enabled and policy.exact:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
-            prep = req.cache_prep = Prepared(body, policy, key)
-        return prep  # type: ignore[no-any-return]
+        prep = req.cache_prep = Prepared(body, policy, key, counts)
+        return prep
 
     def answer_now(self, req: Request, model: str, resolved_model: str) -> Reply | None:
         """A fresh hit answered without I/O (memory store), or None: the request then goes the
@@ -126,25 +172,24 @@ class CacheFlow:
         if self.cache.now is None:
             return None
         prep = self.prepare(req, model, resolved_model)
-        policy = prep.policy
-        if not policy.lookup or prep.key is None:
+        key = prep.key
+        if key is None or not prep.policy.lookup:
             return None
-        found = self.cache.lookup_now(prep.key, policy)
+        found = self.cache.lookup_now(key, prep.policy)
         if found is None:
-            prep.missed = prep.key not in self.flights
+            prep.missed = key not in self.flights
             return None
         if found.state != "hit":
             return None  # stale: the async path serves it and starts the refresh
-        return self._hit(req, found, prep.key, (req.tenant, model), policy)
+        return self._hit(req, found, key, prep.counts, prep.policy)
 
     async def handle(self, req: Request, model: str, resolved_model: str, forward: Forward) -> Reply:
         """Answer `req` from the cache or through `forward(body)` (the body with gateway-only fields
         such as LiteLLM's `cache` object removed), storing what is storable."""
         prep = self.prepare(req, model, resolved_model)
-        body, policy, key = prep.body, prep.policy, prep.key
-        labels = (req.tenant, model)
+        body, policy, key, counts = prep.body, prep.policy, prep.key, prep.counts
         if not policy.enabled or (key is None and (self.semantic is None or policy.exact)):
-            return self._tag(await forward(body), "bypass", labels)
+            return self._tag(await forward(body), BYPASS, counts)
         if policy.lookup and key is not None and not prep.missed:
             # After a miss in `answer_now` while an identical request was in flight, look again
             # without I/O: its leader may have stored its answer since (no second call then).
@@ -153,21 +198,21 @@ class CacheFlow:
                 if found.state == "stale" and key not in self._refreshing:
                     plan = self._plan(req, model, resolved_model, body, policy)
                     self._refresh(req.endpoint.name, key, policy, body, forward, found.slot, req, resolved_model, plan)
-                return self._hit(req, found, key, labels, policy)
+                return self._hit(req, found, key, counts, policy)
         plan = None
         if self.semantic is not None:
             plan = self._plan(req, model, resolved_model, body, policy)
             if key is None:  # a semantic-only configuration: no exact lookup, but answers live under their exact key
                 if plan is None:
-                    return self._tag(await forward(body), "bypass", labels)
+                    return self._tag(await forward(body), BYPASS, counts)
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body)
             if plan is not None and policy.lookup:
                 hit = await self.semantic.lookup(plan, policy)
                 if hit is not None:
-                    return self._hit(req, hit.found, hit.key, labels, policy, "semantic", hit.score)
+                    return self._hit(req, hit.found, hit.key, counts, policy, "semantic", hit.score)
         if not policy.store or key is None:
-            return self._tag(await forward(body), "bypass" if not policy.lookup else "miss", labels, key)
+            return self._tag(await forward(body), MISS if policy.lookup else BYPASS, counts, key)
 
         leader = True
         if policy.lookup and policy.bucket_size == 1:
@@ -175,8 +220,8 @@ class CacheFlow:
             if waiting is not None:
                 answer = await wait(waiting, self.cfg.coalesce_timeout)
                 if answer is not None:
-                    self.metrics.cache_coalesced.inc(labels)
-                    return self._hit(req, Found("hit", answer, 0, 0.0), key, labels, policy, "coalesced")
+                    self.metrics.cache_coalesced.inc((req.tenant, model))
+                    return self._hit(req, Found("hit", answer, 0, 0.0), key, counts, policy, "coalesced")
                 leader = False  # the leader's answer was not storable or took too long: go ourselves
         started = time.perf_counter()
         try:
@@ -185,12 +230,12 @@ class CacheFlow:
             if leader:
                 self.flights.finish(key, None)
             raise
-        result = "miss" if policy.lookup else "bypass"  # no-cache: fetched fresh (and stored), not looked up
         if reply.stream is None:
-            reply = self._record_whole(req, reply, key, policy, leader, started, plan)
+            self._record_whole(req, reply, key, policy, leader, started, plan, counts)
         else:
-            reply = self._record_stream(req, reply, key, policy, leader, started, plan)
-        return self._tag(reply, result, labels, key)
+            self._record_stream(req, reply, key, policy, leader, started, plan, counts)
+        # no-cache: fetched fresh (and stored), not looked up
+        return self._tag(reply, MISS if policy.lookup else BYPASS, counts, key)
 
     def _plan(
         self, req: Request, model: str, resolved_model: str, body: dict[str, Any], policy: CachePolicy
@@ -206,13 +251,14 @@ class CacheFlow:
     # -- replies ---------------------------------------------------------------------------------
 
     def _hit(
-        self, req: Request, found: Found, key: str, labels: tuple[str, str], policy: CachePolicy, kind: str = "exact",
+        self, req: Request, found: Found, key: str, counts: Counts, policy: CachePolicy, kind: str = "exact",
         similarity: float | None = None,
     ) -> Reply:
         answer = found.answer
         state = found.state if similarity is None else "semantic"
-        self.metrics.cache.inc((*labels, state))
-        self.metrics.cache_tokens_saved.inc(labels, answer.tokens)
+        result = HIT if state == "hit" else STALE if state == "stale" else SEMANTIC
+        counts[result] += 1
+        counts[TOKENS_SAVED] += answer.tokens
         if req.facts.stream and req.endpoint.name in STREAMED:
             body = orjson.loads(answer.body)
             payload = b"".join(
@@ -221,7 +267,7 @@ class CacheFlow:
             headers = [_SSE]
         else:
             payload, headers = answer.body, [_JSON]
-        headers.extend(_STATUS_HEADERS[state])
+        headers.extend(_STATUS_HEADERS[result])
         if similarity is not None:
             headers.append((b"x-warmgate-similarity", f"{similarity:.4f}".encode()))
         headers.append((b"age", str(int(found.age)).encode()))
@@ -230,71 +276,69 @@ class CacheFlow:
             headers.append((b"helicone-cache-bucket-idx", str(found.slot).encode()))
         return Reply(answer.status, headers, body=payload, cache=found.state, hit_kind=kind, saved=answer)
 
-    def _tag(self, reply: Reply, result: str, labels: tuple[str, str], key: str | None = None) -> Reply:
-        self.metrics.cache.inc((*labels, result))
-        reply.cache = result
-        reply.headers.extend(_STATUS_HEADERS[result])
+    @staticmethod
+    def _tag(reply: Reply, result: int, counts: Counts, key: str | None = None) -> Reply:
+        counts[result] += 1
+        reply.cache = RESULTS[result]
+        headers = reply.headers
+        headers.extend(_STATUS_HEADERS[result])
         if key is not None:
-            reply.headers.append((b"x-warmgate-cache-key", key.encode()))
+            headers.append((b"x-warmgate-cache-key", key.encode()))
         return reply
 
     # -- recording and storing -------------------------------------------------------------------
 
     def _record_stream(
         self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
-        plan: Plan | None,
-    ) -> Reply:
+        plan: Plan | None, counts: Counts,
+    ) -> None:
         """A streamed answer: recorded as it is forwarded, stored once it ended cleanly."""
         endpoint, stream = req.endpoint.name, reply.stream
         if stream is not None and reply.status == 200 and endpoint in STREAMED:
-            recorder = StreamRecorder(endpoint, self.cfg.max_entry_bytes)
-            labels = (req.tenant, req.facts.model or "")
+            recorder = StreamRecorder(endpoint, self._max_entry_bytes)
             reply.stream = RecordingStream(stream, recorder,
-                                           self._on_recorded(endpoint, key, policy, leader, started, labels, plan))
+                                           self._on_recorded(endpoint, key, policy, leader, started, counts, plan))
         elif leader:
             self.flights.finish(key, None)
-        return reply
 
     def _record_whole(
         self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
-        plan: Plan | None,
-    ) -> Reply:
+        plan: Plan | None, counts: Counts,
+    ) -> None:
         """A whole (not streamed) answer: stored if it may be, and handed to the identical requests
-        waiting for it. Every stored miss comes this way, so it is kept to few calls (each one
-        counts: bench/cache/README.md, "What a stored miss costs")."""
-        endpoint = req.endpoint.name
+        waiting for it. Every stored miss comes this way, so it is kept to few calls and steps
+        (each one counts: bench/cache/README.md, "What a stored miss costs")."""
         body = reply.body
         waiting = self.flights.take(key) if leader else None  # the identical requests' future, if any
         parsed = reply.json  # parsed by the router when it read the usage
-        if parsed is None and len(body) <= self.cfg.max_entry_bytes:
+        if parsed is None and len(body) <= self._max_entry_bytes:
             parsed = load_object(body)
-        judge = _JUDGES.get(endpoint)
-        if (type(parsed) is not dict or judge is None or not 200 <= reply.status < 300
-                or len(body) > self.cfg.max_entry_bytes or not judge(parsed)):
+        judge = _JUDGES.get(req.endpoint.name)
+        if (judge is None or type(parsed) is not dict or not 200 <= reply.status < 300
+                or len(body) > self._max_entry_bytes or not judge(parsed)):
             if waiting is not None:
                 waiting.set_result(None)
-            return reply
+            return
         usage = reply.usage
         if usage is None:  # an endpoint the router does not read the usage of (embeddings)
-            usage = reply.usage = read_usage(endpoint, parsed)
-        upstream_ms = (time.perf_counter() - started) * 1000.0
-        labels = (req.tenant, req.facts.model or "")
+            usage = reply.usage = read_usage(req.endpoint.name, parsed)
         if (waiting is None and plan is None and self.cache.now is not None
                 and body[-1:] == b"}" and "warmgate" not in parsed):  # (`parsed` is not empty: judged storable)
             # The common case: kept as the provider sent it, marked as a hit when first read
             # (`entry.encode_timed`, `marked=False`).
-            if self.cache.store_now(key, policy, reply.status, body, None, upstream_ms, usage.total, usage,
-                                    False) is not None:
-                self.metrics.cache_stores.inc(labels)
-            return reply
-        answer = CachedAnswer(reply.status, _marked(endpoint, parsed, body), None, upstream_ms, usage.total, usage)
+            if self.cache.store_now(key, policy, reply.status, body, None, (time.perf_counter() - started) * 1000.0,
+                                    usage.prompt + usage.completion, usage, False) is not None:
+                counts[STORES] += 1
+            return
+        answer = CachedAnswer(reply.status, _marked(req.endpoint.name, parsed, body), None,
+                              (time.perf_counter() - started) * 1000.0, usage.total, usage)
         if waiting is not None:
             waiting.set_result(answer)
-        self._save(key, policy, answer, labels, plan=None if plan is None else self._plan_for(endpoint, parsed, plan))
-        return reply
+        self._save(key, policy, answer, counts,
+                   plan=None if plan is None else self._plan_for(req.endpoint.name, parsed, plan))
 
     def _on_recorded(
-        self, endpoint: str, key: str, policy: CachePolicy, leader: bool, started: float, labels: tuple[str, str],
+        self, endpoint: str, key: str, policy: CachePolicy, leader: bool, started: float, counts: Counts,
         plan: Plan | None,
     ) -> Callable[[Any], None]:
         """What a recorded stream calls when it ended: with the recording, or None when it was cut.
@@ -309,7 +353,7 @@ class CacheFlow:
             if leader:
                 self.flights.finish(key, answer)
             if answer is not None:
-                self._save(key, policy, answer, labels, plan=self._plan_for(endpoint, recorded.body, plan))
+                self._save(key, policy, answer, counts, plan=self._plan_for(endpoint, recorded.body, plan))
 
         return done
 
@@ -326,24 +370,24 @@ class CacheFlow:
                             usage.total, usage)
 
     def _save(
-        self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None = None,
+        self, key: str, policy: CachePolicy, answer: CachedAnswer, counts: Counts, index: int | None = None,
         plan: Plan | None = None,
     ) -> None:
         """Store `answer`; with a semantic `plan`, index it by meaning once it is stored."""
         if self.cache.now is not None:  # memory: stored before the reply goes out, no task
             if self.cache.save_now(key, policy, answer, index) is not None:
-                self.metrics.cache_stores.inc(labels)
+                counts[STORES] += 1
                 if plan is not None and self.semantic is not None:
                     self.semantic.remember_later(plan, key, policy)
             return
-        self._spawn(self._save_async(key, policy, answer, labels, index, plan))
+        self._spawn(self._save_async(key, policy, answer, counts, index, plan))
 
     async def _save_async(
-        self, key: str, policy: CachePolicy, answer: CachedAnswer, labels: tuple[str, str], index: int | None,
+        self, key: str, policy: CachePolicy, answer: CachedAnswer, counts: Counts, index: int | None,
         plan: Plan | None,
     ) -> None:
         if await self.cache.save(key, policy, answer, index) is not None:
-            self.metrics.cache_stores.inc(labels)
+            counts[STORES] += 1
             if plan is not None and self.semantic is not None:
                 await self.semantic.remember(plan, key, policy)
 

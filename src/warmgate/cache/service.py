@@ -77,9 +77,12 @@ class ResponseCache:
     def lookup_now(self, key: str, policy: CachePolicy) -> Found | None:
         """`lookup` without I/O, for a store that works `now` (memory); None also when the entry
         needs the async path (a corrupt entry to delete)."""
-        assert self.now is not None
+        store = self.now
+        assert store is not None
+        if key not in store.keys:  # a miss: the common case of a lookup
+            return None
         now = self._clock()
-        packed = self.now.get_packed_now(key, now)
+        packed = store.get_packed_now(key, now)
         if len(packed) < policy.bucket_size or not packed:
             return None
         index = 0 if len(packed) == 1 else self._choose(len(packed))

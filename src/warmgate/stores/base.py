@@ -17,6 +17,7 @@ treat it as a miss.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import NamedTuple, Protocol
 
 
@@ -63,6 +64,10 @@ class CacheStore(Protocol):
 class NowStore(Protocol):
     """A store that works without I/O (memory): the edge answers fresh hits from it without
     starting a task (see `server/protocol.py`), and answers are stored without one."""
+
+    keys: Container[str]
+    """The keys that hold a bucket (live or not yet dropped): `key not in keys` is a miss, found
+    without a call or a clock reading."""
 
     def get_packed_now(self, key: str, now: float) -> list[bytes]:
         """`CacheStore.get`, synchronously, with each entry as the store keeps it (`stores.memory.unpack`
