@@ -14,27 +14,24 @@ import contextlib
 from warmgate.cache.entry import CachedAnswer
 
 
-class SingleFlight:
-    """The future of a key is made when a second request joins: a lone miss (the common case)
-    costs a dict entry, not a future."""
-
-    def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Future[CachedAnswer | None] | None] = {}
+class SingleFlight(dict[str, "asyncio.Future[CachedAnswer | None] | None"]):
+    """The calls in flight: key -> the future the waiting requests hold, or None while none waits
+    (a lone miss, the common case, costs a dict entry, not a future). A dict itself, so that
+    `key in flights` (whether a leader is calling the provider for `key`) is a probe, not a call."""
 
     def join(self, key: str) -> asyncio.Future[CachedAnswer | None] | None:
         """None: the caller is the leader for `key` and must call `finish`. Otherwise the future
         to wait on."""
-        calls = self._calls
-        if key not in calls:
-            calls[key] = None
+        if key not in self:
+            self[key] = None
             return None
-        fut = calls[key]
+        fut = self[key]
         if fut is None:
-            fut = calls[key] = asyncio.get_running_loop().create_future()
+            fut = self[key] = asyncio.get_running_loop().create_future()
         return fut
 
     def finish(self, key: str, answer: CachedAnswer | None) -> None:
-        fut = self._calls.pop(key, None)
+        fut = self.pop(key, None)
         if fut is not None and not fut.done():
             fut.set_result(answer)
 
@@ -42,15 +39,8 @@ class SingleFlight:
         """`finish` in two steps, for a leader that builds its answer only if someone waits: ends
         the call of `key` and returns the future the waiting requests hold (set its result), or
         None when none waits."""
-        fut = self._calls.pop(key, None)
+        fut = self.pop(key, None)
         return fut if fut is not None and not fut.done() else None
-
-    def __len__(self) -> int:
-        return len(self._calls)
-
-    def __contains__(self, key: str) -> bool:
-        """Whether a leader is calling the provider for `key`."""
-        return key in self._calls
 
 
 async def wait(fut: asyncio.Future[CachedAnswer | None], timeout: float) -> CachedAnswer | None:

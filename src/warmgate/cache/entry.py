@@ -42,7 +42,7 @@ class CachedAnswer(NamedTuple):
     status: int
     body: bytes  # the JSON body for a non-streamed request (hit-marked)
     events: bytes | None  # the recorded SSE stream, when the answer was streamed
-    upstream_ms: float  # how long the provider took for the original
+    upstream_ms: float  # how long the original request waited for the provider (from the whole request read)
     tokens: int  # prompt + completion tokens of the original (tokens saved per hit)
     usage: Usage = Usage()  # the original's usage (the cost a hit saves)
 

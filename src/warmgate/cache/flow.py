@@ -17,7 +17,7 @@ import orjson
 
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import HIT_MARK_TAIL, CachedAnswer
-from warmgate.cache.keys import body_key, cache_key
+from warmgate.cache.keys import body_key, cache_key, key_prefix
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.replay import STORABLE, StreamRecorder, hit_marker, mark_cache_hit, replay_stream
@@ -88,8 +88,9 @@ class CacheFlow:
         self.flights = SingleFlight()
         self.layers = Layers(cfg)
         self._max_entry_bytes = cfg.max_entry_bytes
-        # (gateway, model, tenant) -> the policy without controls, and the counts of (tenant, model)
-        self._plain: dict[tuple[str, str, str], tuple[CachePolicy, Counts]] = {}
+        # (gateway, model, tenant) -> the policy without controls, the counts of (tenant, model) and
+        # the policy's key prefix
+        self._plain: dict[tuple[str, str, str], tuple[CachePolicy, Counts, str]] = {}
         # Outcomes per (tenant, model), made Prometheus counters only when scraped (`_collect`): a
         # request adds 1 to a list item instead of a `Counter.inc` (a call, a tuple, a dict update).
         self._counts: dict[tuple[str, str], Counts] = {}
@@ -149,16 +150,20 @@ class CacheFlow:
                 layer = self.layers.layer(req.gateway, model)
                 if len(self._plain) >= _PLAIN_POLICIES:  # model names may come from glob patterns
                     self._plain.clear()
-                plain = self._plain[memo] = (effective(self.cfg, model, directive, req.tenant, layer),
-                                             self.counts(req.tenant, model))
-            policy, counts = plain
+                policy = effective(self.cfg, model, directive, req.tenant, layer)
+                plain = self._plain[memo] = (policy, self.counts(req.tenant, model),
+                                             key_prefix(policy.scope, policy.namespace))
+            policy, counts, prefix = plain
         else:
             policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
             counts = self.counts(req.tenant, model)
+            prefix = None
         key = None  # no exact key: caching is off, or the exact cache is (`policy.exact`, semantic-only)
         if policy.enabled and policy.exact:
             if policy.custom_key is None:
-                key = body_key(policy.scope, policy.namespace, req.endpoint.name, resolved_model, body)
+                if prefix is None:
+                    prefix = key_prefix(policy.scope, policy.namespace)
+                key = body_key(prefix, req.endpoint.name, resolved_model, body)
             else:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,
                                 model=resolved_model, body=body, custom_key=policy.custom_key)
@@ -223,7 +228,6 @@ class CacheFlow:
                     self.metrics.cache_coalesced.inc((req.tenant, model))
                     return self._hit(req, Found("hit", answer, 0, 0.0), key, counts, policy, "coalesced")
                 leader = False  # the leader's answer was not storable or took too long: go ourselves
-        started = time.perf_counter()
         try:
             reply = await forward(body)
         except BaseException:
@@ -231,9 +235,9 @@ class CacheFlow:
                 self.flights.finish(key, None)
             raise
         if reply.stream is None:
-            self._record_whole(req, reply, key, policy, leader, started, plan, counts)
+            self._record_whole(req, reply, key, policy, leader, plan, counts)
         else:
-            self._record_stream(req, reply, key, policy, leader, started, plan, counts)
+            self._record_stream(req, reply, key, policy, leader, plan, counts)
         # no-cache: fetched fresh (and stored), not looked up
         return self._tag(reply, MISS if policy.lookup else BYPASS, counts, key)
 
@@ -289,21 +293,21 @@ class CacheFlow:
     # -- recording and storing -------------------------------------------------------------------
 
     def _record_stream(
-        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
-        plan: Plan | None, counts: Counts,
+        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, plan: Plan | None,
+        counts: Counts,
     ) -> None:
         """A streamed answer: recorded as it is forwarded, stored once it ended cleanly."""
         endpoint, stream = req.endpoint.name, reply.stream
         if stream is not None and reply.status == 200 and endpoint in STREAMED:
             recorder = StreamRecorder(endpoint, self._max_entry_bytes)
             reply.stream = RecordingStream(stream, recorder,
-                                           self._on_recorded(endpoint, key, policy, leader, started, counts, plan))
+                                           self._on_recorded(endpoint, key, policy, leader, req.started, counts, plan))
         elif leader:
             self.flights.finish(key, None)
 
     def _record_whole(
-        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, started: float,
-        plan: Plan | None, counts: Counts,
+        self, req: Request, reply: Reply, key: str, policy: CachePolicy, leader: bool, plan: Plan | None,
+        counts: Counts,
     ) -> None:
         """A whole (not streamed) answer: stored if it may be, and handed to the identical requests
         waiting for it. Every stored miss comes this way, so it is kept to few calls and steps
@@ -326,12 +330,12 @@ class CacheFlow:
                 and body[-1:] == b"}" and "warmgate" not in parsed):  # (`parsed` is not empty: judged storable)
             # The common case: kept as the provider sent it, marked as a hit when first read
             # (`entry.encode_timed`, `marked=False`).
-            if self.cache.store_now(key, policy, reply.status, body, None, (time.perf_counter() - started) * 1000.0,
+            if self.cache.store_now(key, policy, reply.status, body, None, (time.perf_counter() - req.started) * 1000.0,
                                     usage.prompt + usage.completion, usage, False) is not None:
                 counts[STORES] += 1
             return
         answer = CachedAnswer(reply.status, _marked(req.endpoint.name, parsed, body), None,
-                              (time.perf_counter() - started) * 1000.0, usage.total, usage)
+                              (time.perf_counter() - req.started) * 1000.0, usage.total, usage)
         if waiting is not None:
             waiting.set_result(answer)
         self._save(key, policy, answer, counts,

@@ -149,12 +149,12 @@ class MemoryStore:
         if max_entries < 1:
             return None
         buckets = self._buckets
-        slot = buckets.get(key)
-        if slot is None:  # the common case: a first answer for the key
+        slot = buckets.setdefault(key, packed)  # (one probe of the dict where `get` and a store take two)
+        if slot is packed:  # the common case: a first answer for the key, now its bucket
             grow = len(packed) + len(key) + _NEW_BUCKET
             if grow > self.max_bytes:
+                del buckets[key]
                 return None
-            buckets[key] = packed
             self.bytes = total = self.bytes + grow
             if total > self.max_bytes:
                 self._evict(keep=key)
