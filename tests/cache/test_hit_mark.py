@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warmgate.cache.flow import HIT_MARK, _marked
+from warmgate.cache.recording import HIT_MARK, marked
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
@@ -23,16 +23,16 @@ _bodies = st.dictionaries(st.text(max_size=8), _values, max_size=5)
 def test_the_splice_reads_as_the_body_with_the_marker(body: dict[str, Any], indent: bool, tail: bytes) -> None:
     encoded = orjson.dumps(body, option=orjson.OPT_INDENT_2 if indent else 0) + tail
     for endpoint in ("chat.completions", "embeddings"):
-        assert orjson.loads(_marked(endpoint, body, encoded)) == {**body, **HIT_MARK}
-        assert orjson.loads(_marked(endpoint, body)) == {**body, **HIT_MARK}
+        assert orjson.loads(marked(endpoint, body, encoded)) == {**body, **HIT_MARK}
+        assert orjson.loads(marked(endpoint, body)) == {**body, **HIT_MARK}
 
 
 def test_a_body_that_has_the_marker_key_is_encoded_again() -> None:
     body = {"warmgate": {"cache": "other"}, "id": "x"}
-    assert orjson.loads(_marked("chat.completions", body, orjson.dumps(body))) == {**body, **HIT_MARK}
+    assert orjson.loads(marked("chat.completions", body, orjson.dumps(body))) == {**body, **HIT_MARK}
 
 
 def test_an_empty_object_and_bytes_that_do_not_end_an_object_are_encoded_again() -> None:
-    assert orjson.loads(_marked("embeddings", {}, b"{}")) == HIT_MARK
+    assert orjson.loads(marked("embeddings", {}, b"{}")) == HIT_MARK
     body = {"a": 1}
-    assert orjson.loads(_marked("embeddings", body, b'{"a": 1} x')) == {**body, **HIT_MARK}
+    assert orjson.loads(marked("embeddings", body, b'{"a": 1} x')) == {**body, **HIT_MARK}

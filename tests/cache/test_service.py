@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from warmgate.cache.entry import CachedAnswer, encode
-from warmgate.cache.flow import HIT_MARK
 from warmgate.cache.policy import CachePolicy
+from warmgate.cache.recording import HIT_MARK
 from warmgate.cache.service import ResponseCache
 from warmgate.dialects.usage import Usage
 from warmgate.metrics import Metrics

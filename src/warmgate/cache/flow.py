@@ -10,30 +10,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from warmgate.cache.coalesce import SingleFlight, wait
-from warmgate.cache.entry import HIT_MARK_TAIL, CachedAnswer
+from warmgate.cache.entry import CachedAnswer
 from warmgate.cache.keys import body_key, cache_key, key_prefix
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
-from warmgate.cache.replay import STORABLE, StreamRecorder, hit_marker, mark_cache_hit, replay_stream
+from warmgate.cache.recording import JUDGES, STREAMED, RecordingStream, marked, storable
+from warmgate.cache.replay import StreamRecorder, replay_stream
 from warmgate.cache.replay_common import load_object
 from warmgate.cache.semantic import Plan, SemanticCache
 from warmgate.cache.service import Found, ResponseCache
 from warmgate.config import CacheConfig
 from warmgate.controls import NO_DIRECTIVE, parse_controls
 from warmgate.dialects.usage import read_usage
-from warmgate.exchange import BodyStream, Reply, Request
+from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
 from warmgate.observe.labels import OTHER
 
 log = logging.getLogger("warmgate.cache")
-
-STREAMED = frozenset({"chat.completions", "responses", "messages"})
 
 # Cache outcomes, by number: `Reply.cache` names them, `_STATUS_HEADERS` and the counts index by them.
 RESULTS = ("hit", "stale", "miss", "bypass", "semantic")
@@ -41,7 +40,7 @@ HIT, STALE, MISS, BYPASS, SEMANTIC = range(5)
 # A `Counts` list holds the outcomes (0-4), then the answers stored and the tokens hits saved.
 STORES, TOKENS_SAVED = 5, 6
 Counts = list[float]
-_MAX_COUNTS = 4096  # (tenant, model) pairs counted apart; later ones count under model "other"
+_MAX_COUNTS = 4096  # (tenant, model) pairs counted apart; later ones count as ("other", "other")
 
 # result -> (x-warmgate-cache, cf-aig-cache-status, helicone-cache)
 _STATUS_HEADERS = tuple(
@@ -57,7 +56,6 @@ _STATUS_HEADERS = tuple(
 _JSON = (b"content-type", b"application/json")
 _SSE = (b"content-type", b"text/event-stream; charset=utf-8")
 
-HIT_MARK = {"warmgate": hit_marker()}
 
 Forward = Callable[[dict[str, Any]], Awaitable[Reply]]
 _PLAIN_POLICIES = 4096
@@ -94,6 +92,7 @@ class CacheFlow:
         # Outcomes per (tenant, model), made Prometheus counters only when scraped (`_collect`): a
         # request adds 1 to a list item instead of a `Counter.inc` (a call, a tuple, a dict update).
         self._counts: dict[tuple[str, str], Counts] = {}
+        self.max_counts = _MAX_COUNTS  # pairs counted apart (model names may come from glob patterns)
         metrics.collectors.append(self._collect)
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -114,10 +113,8 @@ class CacheFlow:
         """The outcome counts of (`tenant`, `model`) (see `STORES`, `TOKENS_SAVED`)."""
         counts = self._counts.get((tenant, model))
         if counts is None:
-            if len(self._counts) >= _MAX_COUNTS:  # model names may come from glob patterns
-                return self.counts(tenant, OTHER) if model != OTHER else self._counts.setdefault(
-                    (OTHER, OTHER), [0.0] * 7)
-            counts = self._counts[(tenant, model)] = [0.0] * 7
+            pair = (tenant, model) if len(self._counts) < self.max_counts else (OTHER, OTHER)
+            counts = self._counts.setdefault(pair, [0.0] * 7)
         return counts
 
     def _collect(self) -> None:
@@ -317,7 +314,7 @@ class CacheFlow:
         parsed = reply.json  # parsed by the router when it read the usage
         if parsed is None and len(body) <= self._max_entry_bytes:
             parsed = load_object(body)
-        judge = _JUDGES.get(req.endpoint.name)
+        judge = JUDGES.get(req.endpoint.name)
         if (judge is None or type(parsed) is not dict or not 200 <= reply.status < 300
                 or len(body) > self._max_entry_bytes or not judge(parsed)):
             if waiting is not None:
@@ -334,7 +331,7 @@ class CacheFlow:
                                     usage.prompt + usage.completion, usage, False) is not None:
                 counts[STORES] += 1
             return
-        answer = CachedAnswer(reply.status, _marked(req.endpoint.name, parsed, body), None,
+        answer = CachedAnswer(reply.status, marked(req.endpoint.name, parsed, body), None,
                               (time.perf_counter() - req.started) * 1000.0, usage.total, usage)
         if waiting is not None:
             waiting.set_result(answer)
@@ -370,7 +367,7 @@ class CacheFlow:
     def _answer(self, endpoint: str, status: int, body: dict[str, Any], raw: bytes | None, started: float) -> CachedAnswer:
         """The answer to store for `body` (parsed; `raw`: the recorded stream)."""
         usage = read_usage(endpoint, body)
-        return CachedAnswer(status, _marked(endpoint, body), raw, (time.perf_counter() - started) * 1000.0,
+        return CachedAnswer(status, marked(endpoint, body), raw, (time.perf_counter() - started) * 1000.0,
                             usage.total, usage)
 
     def _save(
@@ -417,7 +414,7 @@ class CacheFlow:
                     reply.model = upstream_model
                     self.on_background_call(req, reply)
                 parsed = orjson.loads(reply.body) if reply.body else None
-                if isinstance(parsed, dict) and _storable(endpoint, reply.status, parsed):
+                if isinstance(parsed, dict) and storable(endpoint, reply.status, parsed):
                     answer = self._answer(endpoint, reply.status, parsed, None, started)
                     stored = await self.cache.save(key, policy, answer, index)
                     semantic_plan = self._plan_for(endpoint, parsed, plan)
@@ -439,65 +436,6 @@ class CacheFlow:
         """Let pending saves finish (at shutdown)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-
-
-class RecordingStream:
-    """Forwards a provider stream chunk by chunk while recording it; `done(recorded | None)` is
-    called once: with the recording when the stream ended cleanly, with None when it was cut."""
-
-    __slots__ = ("_done", "_finished", "_inner", "_it", "_recorder")
-
-    def __init__(self, inner: BodyStream, recorder: StreamRecorder, done: Callable[[Any], None]):
-        self._inner = inner
-        self._it = inner.__aiter__()
-        self._recorder = recorder
-        self._done = done
-        self._finished = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            chunk = await self._it.__anext__()
-        except StopAsyncIteration:
-            self._finish(self._recorder.finish())
-            raise
-        self._recorder.feed(chunk)
-        return chunk
-
-    def _finish(self, recorded: Any) -> None:
-        if not self._finished:
-            self._finished = True
-            self._done(recorded)
-
-    async def aclose(self) -> None:
-        self._finish(None)  # no-op when it already ended cleanly
-        await self._inner.aclose()
-
-
-def _marked(endpoint: str, body: dict[str, Any], encoded: bytes | None = None) -> bytes:
-    """The bytes of answer `body` marked as a cache hit: the marker spliced into `encoded` (its bytes
-    as the provider sent them) as the last member, the same JSON as `{**body, **HIT_MARK}` at a
-    fraction of the cost; `body` encoded again when that cannot be done safely."""
-    if (encoded is not None and body and "warmgate" not in body
-            and (encoded[-1:] == b"}" or (encoded := encoded.rstrip())[-1:] == b"}")):  # (whitespace after it)
-        return encoded[:-1] + HIT_MARK_TAIL
-    return orjson.dumps(mark_cache_hit(endpoint, body) if endpoint in STREAMED else {**body, **HIT_MARK})
-
-
-def _embeddings_storable(body: dict[str, Any]) -> bool:
-    data = body.get("data")
-    return isinstance(data, list) and len(data) > 0
-
-
-# endpoint -> whether a 2xx answer's parsed body may be stored (`cache.replay.is_storable`)
-_JUDGES: dict[str, Callable[[dict[str, Any]], bool]] = {**STORABLE, "embeddings": _embeddings_storable}
-
-
-def _storable(endpoint: str, status: int, body: dict[str, Any]) -> bool:
-    judge = _JUDGES.get(endpoint)
-    return judge is not None and 200 <= status < 300 and judge(body)
 
 
 def _include_usage(body: dict[str, Any] | None) -> bool:
