@@ -328,7 +328,7 @@ class CacheFlow:
             # The common case: kept as the provider sent it, marked as a hit when first read
             # (`entry.encode_timed`, `marked=False`).
             if self.cache.store_now(key, policy, reply.status, body, None, (time.perf_counter() - req.started) * 1000.0,
-                                    usage.prompt + usage.completion, usage, False) is not None:
+                                    usage.total, usage, False) is not None:
                 counts[STORES] += 1
             return
         answer = CachedAnswer(reply.status, marked(req.endpoint.name, parsed, body), None,
