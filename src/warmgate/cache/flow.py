@@ -17,7 +17,7 @@ import orjson
 
 from warmgate.cache.coalesce import SingleFlight, wait
 from warmgate.cache.entry import CachedAnswer
-from warmgate.cache.keys import body_key, cache_key, key_prefix
+from warmgate.cache.keys import body_key, cache_key, scope_prefix
 from warmgate.cache.layers import Layers
 from warmgate.cache.policy import CachePolicy, effective
 from warmgate.cache.recording import JUDGES, STREAMED, RecordingStream, marked, storable
@@ -149,7 +149,7 @@ class CacheFlow:
                     self._plain.clear()
                 policy = effective(self.cfg, model, directive, req.tenant, layer)
                 plain = self._plain[memo] = (policy, self.counts(req.tenant, model),
-                                             key_prefix(policy.scope, policy.namespace))
+                                             scope_prefix(policy.scope, policy.namespace))
             policy, counts, prefix = plain
         else:
             policy = effective(self.cfg, model, directive, req.tenant, self.layers.layer(req.gateway, model))
@@ -159,7 +159,7 @@ class CacheFlow:
         if policy.enabled and policy.exact:
             if policy.custom_key is None:
                 if prefix is None:
-                    prefix = key_prefix(policy.scope, policy.namespace)
+                    prefix = scope_prefix(policy.scope, policy.namespace)
                 key = body_key(prefix, req.endpoint.name, resolved_model, body)
             else:
                 key = cache_key(scope=policy.scope, namespace=policy.namespace, endpoint=req.endpoint.name,

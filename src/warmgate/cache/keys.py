@@ -151,25 +151,12 @@ def cache_key(
         material = canonical_request(endpoint=endpoint, model=model, body=body, vary=vary)
     else:
         material = orjson.dumps((KEY_VERSION, "custom-key", endpoint, custom_key))
-    return key_prefix(scope, namespace) + hashlib.sha256(material).hexdigest()
+    return scope_prefix(scope, namespace) + hashlib.sha256(material).hexdigest()
 
 
 def body_key(prefix: str, endpoint: str, model: str, body: Mapping[str, Any]) -> str:
     """`cache_key` without a custom key or `vary` headers, given the scope and namespace as their
-    `key_prefix`, in one call with positional arguments: every request with caching on computes one."""
+    `scope_prefix` (which a caller may memoise), in one call with positional arguments: every
+    request with caching on computes one."""
     material = orjson.dumps((KEY_VERSION, endpoint, model, (), _fields(endpoint, body)), option=orjson.OPT_SORT_KEYS)
     return prefix + hashlib.sha256(material).hexdigest()
-
-
-_PREFIXES: dict[tuple[str, str], str] = {}  # (scope, namespace) -> the keys' prefix, escaped once
-_MAX_PREFIXES = 4096
-
-
-def key_prefix(scope: str, namespace: str) -> str:
-    """`<scope>|<namespace>|`, escaped: what every key of `scope` and `namespace` starts with."""
-    prefix = _PREFIXES.get((scope, namespace))
-    if prefix is None:
-        if len(_PREFIXES) >= _MAX_PREFIXES:
-            _PREFIXES.clear()
-        prefix = _PREFIXES[(scope, namespace)] = f"{_escape(scope)}|{_escape(namespace)}|"
-    return prefix
