@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from warmgate.config import DEFAULT_GATEWAY
@@ -33,7 +34,8 @@ class Request:
     tenant: str
     request_id: str
     cache_prep: Any = None  # the cache layer's work on this request (`cache.flow.Prepared`), done once
-    started: float = 0.0  # time.perf_counter() when the edge had the whole request (gateway latency)
+    # time.perf_counter() when the edge had the whole request (gateway latency; a cached answer's upstream_ms)
+    started: float = field(default_factory=time.perf_counter)
     gateway: str = DEFAULT_GATEWAY  # the gateway whose route it came in on
 
 
