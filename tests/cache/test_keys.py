@@ -22,6 +22,7 @@ from warmgate.cache.keys import (
     DEFAULTS,
     EXCLUDED_FIELDS,
     KEY_VERSION,
+    body_key,
     cache_key,
     canonical_request,
     scope_prefix,
@@ -104,6 +105,16 @@ def test_any_change_of_a_keyed_field_changes_the_key(
 @given(body=bodies, field=st.sampled_from(sorted(EXCLUDED_FIELDS)), value=json_values)
 def test_excluded_fields_never_change_the_key(body: dict[str, Any], field: str, value: Any) -> None:
     assert key({**body, field: value}) == key(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies, scope=st.text(alphabet="ab|%", max_size=5), namespace=st.text(alphabet="ab|%", max_size=5),
+       endpoint=st.sampled_from(ENDPOINTS))
+def test_body_key_is_cache_key(body: dict[str, Any], scope: str, namespace: str, endpoint: str) -> None:
+    """The flow's positional form (`body_key`) writes its encoding out again for speed: it must
+    give the very key `cache_key` gives."""
+    expected = cache_key(scope=scope, namespace=namespace, endpoint=endpoint, model="m", body=body)
+    assert body_key(scope_prefix(scope, namespace), endpoint, "m", body) == expected
 
 
 @examples
