@@ -11,6 +11,11 @@ whatever else the machine does slows both alike (sequential runs on a shared mac
 +-30 %). Kinds: `bare` (bare_proxy.py), `warmgate` (pass-through, cache off), `warmgate-miss` (cache on,
 distinct bodies: stored misses), `warmgate-hit` (cache on, one body), `dict` (bench/cache/dict_server.py).
 Upstream (CPU 1): `stub_upstream.py`, or with `--upstream sim` the provider simulator (`warmgate sim`).
+
+`--alone` is the cross-check: the same two servers, but loaded one after the other, each alone on
+CPU 0 (the side that goes first alternates by round). Its rounds are noisier (the machine drifts
+between cells), so it needs more of them; its median agreed with the duel's when both were run
+(bench/cache/README.md, session 9).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--upstream", choices=["stub", "sim"], default="stub",
                     help="stub_upstream.py (default, the cheapest answer) or the provider simulator")
+    ap.add_argument("--alone", action="store_true",
+                    help="load one server at a time (alternating which goes first), each alone on CPU 0")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wg-duel-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -96,11 +103,15 @@ def main() -> None:
                 results[i] = run_wrk(url, headers, body, args.concurrency, args.duration, d)
                 cpu[i] = cpu_seconds(proc.pid) - c0
 
-            threads = [threading.Thread(target=drive, args=(i,)) for i in (0, 1)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            if args.alone:  # one after the other; the first side alternates, so a drift hits both alike
+                for i in ((0, 1) if rnd % 2 == 0 else (1, 0)):
+                    drive(i)
+            else:
+                threads = [threading.Thread(target=drive, args=(i,)) for i in (0, 1)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
             us = [cpu[i] / results[i].requests * 1e6 for i in (0, 1)]
             ratio = results[1].rps / results[0].rps
             ratios.append(ratio)
