@@ -4,17 +4,27 @@ usage chunk (dialects/chat_usage.py), and a recorded stream can then answer a cl
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Clients
 from tests.http import request
 from tests.servers import Gateway, Sim
 from tests.test_cache_e2e import ADMIN, cache_config, uid, upstream_calls
-from warmgate.dialects.chat_usage import UsageChunkFilter, ask_for_usage, wants_usage
+from warmgate.dialects.chat_usage import (
+    UsageChunkFilter,
+    _drop_usage_events,
+    _is_usage_chunk,
+    ask_for_usage,
+    wants_usage,
+)
+from warmgate.sse import parse as parse_sse
 
 
 def _event(doc: dict[str, Any], sep: bytes = b"\n\n") -> bytes:
@@ -109,3 +119,36 @@ def test_a_stream_without_include_usage_is_counted_and_can_replay_usage(ugw: Gat
     assert len(usage) == 1 and usage[0] is not None and usage[0].prompt_tokens > 0  # ... with the usage chunk
     plain = client.chat.completions.create(model="gpt-sim", messages=msgs)  # type: ignore[arg-type]
     assert plain.usage is not None and plain.usage.completion_tokens == usage[0].completion_tokens
+
+
+_SPLIT = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")
+
+
+def _drop_by_splitting(data: bytes) -> bytes:
+    """The usage events dropped by splitting every event (the filter's first way: the reference)."""
+    parts = _SPLIT.split(data)
+    kept = []
+    for i in range(0, len(parts), 2):
+        event, sep = parts[i], parts[i + 1] if i + 1 < len(parts) else b""
+        if not (b'"choices":[]' in event and _is_usage_chunk(event)):
+            kept.append(event + sep)
+    return b"".join(kept)
+
+
+NOT_USAGE = {"choices": [], "note": "empty choices, no usage"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    docs=st.lists(st.sampled_from([CHUNK, USAGE, NOT_USAGE, None]), max_size=10),
+    eol=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    blank=st.booleans(),
+)
+def test_usage_events_are_found_without_splitting_every_event(docs: list[Any], eol: bytes, blank: bool) -> None:
+    events = [b"data: [DONE]" + eol + eol if d is None else b"data: " + orjson.dumps(d) + eol + eol for d in docs]
+    data = (eol if blank else b"").join(events)  # `blank`: an extra blank line between events
+    dropped = _drop_usage_events(data)
+    # the events a client sees: all but the usage chunks, in order
+    assert parse_sse(dropped) == [e for e in parse_sse(data) if e.data != orjson.dumps(USAGE)]
+    if not blank:  # byte for byte what splitting gives (which, with a bare \r blank line before an
+        assert dropped == _drop_by_splitting(data)  # event, missed its usage chunk)

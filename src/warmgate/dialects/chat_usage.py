@@ -91,16 +91,33 @@ def _last_event_end(data: bytes) -> int:
 
 
 def _drop_usage_events(data: bytes) -> bytes:
-    """`data` (whole events) without the events that are a usage chunk."""
-    parts = _EVENT_END.split(data)  # event, separator, event, separator, ..., rest
-    kept = []
-    for i in range(0, len(parts), 2):
-        event = parts[i]
-        sep = parts[i + 1] if i + 1 < len(parts) else b""
-        if _EMPTY_CHOICES in event and _is_usage_chunk(event):
-            continue
-        kept.append(event + sep)
+    """`data` (whole events) without the events that are a usage chunk. Only the events that say
+    `"choices":[]` are looked at, found with bytes searches rather than by splitting every event."""
+    kept: list[bytes] = []
+    copied = 0  # data[copied:] is not in `kept` yet
+    at = data.find(_EMPTY_CHOICES)
+    while at >= 0:
+        begin = _event_start(data, at)
+        sep = _EVENT_END.search(data, at)
+        end = sep.end() if sep is not None else len(data)
+        if _is_usage_chunk(data[begin:end]):
+            kept.append(data[copied:begin])
+            copied = end
+        at = data.find(_EMPTY_CHOICES, end)
+    if not kept:
+        return data
+    kept.append(data[copied:])
     return b"".join(kept)
+
+
+def _event_start(data: bytes, at: int) -> int:
+    """The offset where the event holding `data[at]` starts: just after the blank line before it."""
+    lf = data.rfind(b"\n\n", 0, at)
+    start = lf + 2 if lf >= 0 else 0
+    if b"\r" in data:  # (the other two blank lines can only end after the last "\n\n")
+        cr, crlf = data.rfind(b"\r\r", start, at), data.rfind(b"\r\n\r\n", start, at)
+        start = max(start, cr + 2 if cr >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    return start
 
 
 def _is_usage_chunk(event: bytes) -> bool:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import orjson
+
+from warmgate.sse import parse as parse_sse
+
 
 class Usage(NamedTuple):
     """Token counts of one answer (a NamedTuple: one is read per response)."""
@@ -45,6 +49,34 @@ def read_usage(endpoint: str, body: Any) -> Usage:
                      _int(usage, "output_tokens"))
     return Usage(_int(usage, "prompt_tokens"), _int(usage.get("prompt_tokens_details"), "cached_tokens"), 0,
                  _int(usage, "completion_tokens"))
+
+
+def usage_payloads(data: bytes) -> list[Any]:
+    """The JSON payloads, in order, of the complete SSE events in `data` (a stream, or a piece of
+    one: a fragment at either end is skipped) that carry a usage, for `read_stream_usage`.
+
+    Only those events are parsed: `data` is cut into events at its blank lines with C-level bytes
+    operations, and an event is parsed only if it says `"usage"`, and not only as `"usage":null`
+    (with `include_usage` every chat chunk does, and Responses' first events too). Parsing every
+    event of a stream cost more than a short stream's whole relay."""
+    if b'"usage"' not in data:
+        return []
+    if b"\r" in data:  # lines may end in \r\n or \r too: one spelling, so that events end at "\n\n"
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    out = []
+    events = data.split(b"\n\n")
+    events.pop()  # what follows the last blank line: an event not closed yet (or nothing)
+    for raw in events:
+        if b'"usage"' not in raw or (b'"usage":null' in raw and raw.count(b'"usage"') == 1):
+            continue
+        for event in parse_sse(raw + b"\n\n"):
+            d = event.data
+            if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
+                try:
+                    out.append(orjson.loads(d))
+                except orjson.JSONDecodeError:
+                    continue
+    return out
 
 
 def read_stream_usage(endpoint: str, events: list[Any]) -> Usage:

@@ -35,7 +35,7 @@ import aiohttp
 import orjson
 
 from warmgate.config import Config, RoutingConfig
-from warmgate.dialects.usage import Usage, read_stream_usage, read_usage
+from warmgate.dialects.usage import Usage, read_stream_usage, read_usage, usage_payloads
 from warmgate.errors import BadRequest, GatewayError, UpstreamTimeout, UpstreamUnavailable
 from warmgate.exchange import Reply, Request
 from warmgate.metrics import Metrics
@@ -51,7 +51,6 @@ from warmgate.routing.bindings import Bindings, MemoryBindings
 from warmgate.routing.models import Resolved
 from warmgate.routing.placement import place, rendezvous_order
 from warmgate.routing.pool import AccountState, Pool
-from warmgate.sse import parse as parse_sse
 from warmgate.upstream.client import Upstream, UpstreamFailure
 from warmgate.upstream.headers import request_headers, response_headers
 
@@ -234,7 +233,8 @@ class Router:
 
                     def on_end(head: bytes, tail: bytes) -> None:
                         # a short stream is all in `tail`; a long one is read at both ends
-                        payloads = _payloads(tail) if len(tail) < _TAIL_BYTES else _payloads(head) + _payloads(tail)
+                        payloads = (usage_payloads(tail) if len(tail) < _TAIL_BYTES
+                                    else usage_payloads(head) + usage_payloads(tail))
                         streamed.usage = read_stream_usage(req.endpoint.name, payloads)
                         self._count(acct, req, streamed.usage)
 
@@ -344,21 +344,6 @@ class StreamBody:
 
 _HEAD_BYTES = 4096
 _TAIL_BYTES = 32768
-
-
-def _payloads(data: bytes) -> list[Any]:
-    """The JSON payloads of the complete SSE events in `data` that carry usage (a fragment at
-    either end is skipped)."""
-    out = []
-    for event in parse_sse(data):
-        d = event.data
-        # with include_usage every chat chunk says `"usage":null`, and Responses' first events too
-        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
-            try:
-                out.append(orjson.loads(d))
-            except orjson.JSONDecodeError:
-                continue
-    return out
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:

@@ -1,0 +1,87 @@
+"""`dialects.usage.usage_payloads`: the usage-carrying events of a stream (or of a piece of one),
+found without parsing every event, are exactly those a full SSE parse finds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from warmgate.dialects.usage import read_stream_usage, usage_payloads
+from warmgate.sse import parse as parse_sse
+
+
+def reference(data: bytes) -> list[Any]:
+    """Every complete event parsed, then filtered (what the router did before)."""
+    out = []
+    for event in parse_sse(data):
+        d = event.data
+        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
+            try:
+                out.append(orjson.loads(d))
+            except orjson.JSONDecodeError:
+                continue
+    return out
+
+
+CHAT_CHUNK = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "hi"}}], "usage": None}
+CHAT_USAGE = {"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}
+MSG_START = {"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}
+MSG_DELTA = {"type": "message_delta", "usage": {"output_tokens": 9}}
+RESP_CREATED = {"type": "response.created", "response": {"usage": None}}
+RESP_DONE = {"type": "response.completed", "response": {"usage": {"input_tokens": 4, "output_tokens": 3}}}
+MENTION = {"note": 'a text that says "usage":null twice: "usage":null', "usage": None}
+DOCS = [CHAT_CHUNK, CHAT_USAGE, MSG_START, MSG_DELTA, RESP_CREATED, RESP_DONE, MENTION]
+
+
+def encode(doc: Any, name: str | None, eol: bytes, split: bool) -> bytes:
+    head = b"event: " + name.encode() + eol if name else b""
+    data = orjson.dumps(doc)
+    if split:  # the payload over two data: lines (joined again with \n by the parser)
+        mid = len(data) // 2
+        return head + b"data: " + data[:mid] + eol + b"data:" + data[mid:] + eol + eol
+    return head + b"data: " + data + eol + eol
+
+
+event = st.one_of(
+    st.tuples(st.sampled_from(DOCS), st.sampled_from([None, "message_start", "x"]), st.booleans()).map(
+        lambda t: ("event", t)),
+    st.just(("comment", None)),
+    st.just(("done", None)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(event, max_size=12),
+    eol=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    bom=st.booleans(),
+    cut=st.tuples(st.integers(0, 2000), st.integers(0, 2000)),
+)
+def test_usage_payloads_are_those_of_a_full_parse(events: list[tuple[str, Any]], eol: bytes, bom: bool,
+                                                  cut: tuple[int, int]) -> None:
+    parts = [b"\xef\xbb\xbf"] if bom else []
+    for kind, spec in events:
+        if kind == "event":
+            doc, name, split = spec
+            parts.append(encode(doc, name, eol, split))
+        elif kind == "comment":
+            parts.append(b': "usage" in a comment' + eol + eol)
+        else:
+            parts.append(b"data: [DONE]" + eol + eol)
+    stream = b"".join(parts)
+    assert usage_payloads(stream) == reference(stream)
+    start, length = cut  # a window of the stream, as the router keeps its head and tail
+    piece = stream[start:start + length]
+    assert usage_payloads(piece) == reference(piece)
+
+
+def test_a_chat_stream_with_include_usage_yields_only_the_usage_chunk() -> None:
+    stream = b"".join(b"data: " + orjson.dumps(CHAT_CHUNK) + b"\n\n" for _ in range(20))
+    stream += b"data: " + orjson.dumps(CHAT_USAGE) + b"\n\ndata: [DONE]\n\n"
+    assert usage_payloads(stream) == [CHAT_USAGE]
+    usage = read_stream_usage("chat.completions", usage_payloads(stream))
+    assert (usage.prompt, usage.completion) == (7, 2)
+    assert usage_payloads(stream[:-len(b"\n\ndata: [DONE]\n\n") + 1]) == []  # the usage event not closed yet
