@@ -63,7 +63,7 @@ from warmgate.server.edge import (
     send_error,
     send_error_if_not_started,
 )
-from warmgate.server.protocol import RESPOND, Respond
+from warmgate.server.protocol import RESPOND, Responder
 from warmgate.stores.base import CacheStore
 from warmgate.stores.factory import now_store, open_store
 from warmgate.upstream.client import Upstream, UpstreamFailure
@@ -200,7 +200,7 @@ class GatewayApp:
     # ------------------------------------------------------------------------------------------
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        respond: Respond | None = scope.pop(RESPOND, None)  # see server/protocol.py
+        respond: Responder | None = scope.pop(RESPOND, None)  # see server/protocol.py
         prepared: Request | None = scope.get(PREPARED)
         if prepared is not None:  # parsed by `answer_now`, which could not answer it
             await self._serve_prepared(prepared, receive, send, respond)
@@ -261,7 +261,7 @@ class GatewayApp:
 
     async def proxy(
         self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, request_id: str,
-        gateway: str = DEFAULT_GATEWAY, path: str | None = None, respond: Respond | None = None,
+        gateway: str = DEFAULT_GATEWAY, path: str | None = None, respond: Responder | None = None,
     ) -> None:
         """`path`: the request's path without its `/g/<gateway>` prefix (None: `scope["path"]`)."""
         content_type, auth, api_key, anthropic_version = self._head(scope)
@@ -311,7 +311,7 @@ class GatewayApp:
         reply.headers.append((b"x-warmgate-request-id", req.request_id.encode()))
         return reply
 
-    async def _serve_prepared(self, req: Request, receive: Receive, send: Send, respond: Respond | None) -> None:
+    async def _serve_prepared(self, req: Request, receive: Receive, send: Send, respond: Responder | None) -> None:
         try:
             await self._relay(req, receive, send, respond)
         except GatewayError as e:
@@ -373,9 +373,9 @@ class GatewayApp:
             gateway=gateway,
         )
 
-    async def _relay(self, req: Request, receive: Receive, send: Send, respond: Respond | None = None) -> None:
+    async def _relay(self, req: Request, receive: Receive, send: Send, respond: Responder | None = None) -> None:
         """Run the pipeline and send its reply, cancelling the upstream call if the client leaves.
-        `respond`: the protocol's way to write a whole reply at once (`server.protocol.RESPOND`)."""
+        `respond`: the protocol's way to write a reply's head, or a whole reply, at once (`server.protocol.RESPOND`)."""
         watch = DisconnectWatch(receive)
         reply: Reply | None = None
         try:
@@ -392,7 +392,8 @@ class GatewayApp:
                 await send({"type": "http.response.start", "status": reply.status, "headers": headers})
                 await send({"type": "http.response.body", "body": reply.body, "more_body": False})
                 return
-            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            if respond is None or not respond.start(reply.status, headers):
+                await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             try:
                 async for chunk in reply.stream:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})

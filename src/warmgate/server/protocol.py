@@ -13,18 +13,19 @@
   answer it on the spot: a fresh hit in the memory cache needs no I/O, so it skips the task, the
   ASGI messages and uvicorn's per-header checks (measured: about a third of a hit's cost). When
   it returns None the task starts as usual, with the body already in the cycle.
-- Whole replies without uvicorn's per-header checks: every task's scope carries
-  `scope[RESPOND](status, headers, body)` (the app must pop it from the scope: it refers to the
-  cycle that holds the scope), which writes a complete response (not a stream) in one
-  transport write, as `answer_now` replies are. Its headers come from the gateway itself or from
-  the provider's response as aiohttp parsed it (no CR/LF can be in them). Measured: uvicorn's
-  `send` was the largest single cost of a pass-through request (~19 % of its CPU).
+- Replies without uvicorn's per-header checks: every task's scope carries a `Responder` at
+  `scope[RESPOND]` (the app must pop it from the scope: it refers to the cycle that holds the
+  scope). `responder(status, headers, body)` writes a complete response in one transport write,
+  as `answer_now` replies are; `responder.start(status, headers)` writes a stream's head, whose
+  body then goes through uvicorn's `send` as usual (chunked, with its flow control). The headers
+  come from the gateway itself or from the provider's response as aiohttp parsed it (no CR/LF
+  can be in them). Measured: uvicorn's `send` was the largest single cost of a pass-through
+  request (~19 % of its CPU).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -38,8 +39,7 @@ from warmgate.exchange import Reply
 log = logging.getLogger("warmgate")
 
 AnswerNow = Callable[[dict[str, Any], bytes], Reply | None]
-Respond = Callable[[int, Sequence[tuple[bytes, bytes]], bytes], bool]
-RESPOND = "warmgate.respond"  # the scope key of a `Respond`
+RESPOND = "warmgate.respond"  # the scope key of a `Responder`
 
 
 def _raw_response(
@@ -162,7 +162,7 @@ def guarded_protocol(
             # objects to the garbage collector: the app takes RESPOND out of the scope first thing.
             scope = cycle.scope
             if scope["method"] != "HEAD":
-                scope[RESPOND] = functools.partial(self._respond, cycle)
+                scope[RESPOND] = Responder(self, cycle)
             super()._start_asgi_task(cycle, app)
 
         def _may_defer(self, scope: Any) -> bool:
@@ -189,33 +189,67 @@ def guarded_protocol(
                 return False
             if reply is None:
                 return False
-            self._respond(cycle, reply.status, reply.headers, reply.body)
-            return True
-
-        def _respond(self, cycle: Any, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bool:
-            """Write a whole response for `cycle` at once (`RESPOND`); False if one was started."""
-            if cycle.response_started:
-                return False
-            line = STATUS_LINE.get(status)
-            if line is None:  # a status http.HTTPStatus does not know (e.g. 529): uvicorn's way
-                return False
-            cycle.response_started = cycle.response_complete = True
-            if cycle.disconnected or self.transport.is_closing():
-                return True
-            parts = [line]
-            for name, value in cycle.default_headers:
-                parts += (name, b": ", value, b"\r\n")
-            for name, value in headers:
-                parts += (name, b": ", value, b"\r\n")
-            parts += (b"content-length: ", str(len(body)).encode(), b"\r\n")
-            if not cycle.keep_alive:
-                parts.append(b"connection: close\r\n")
-            parts += (b"\r\n", body)
-            self.transport.write(b"".join(parts))
-            cycle.message_event.set()
-            if not cycle.keep_alive:
-                self.transport.close()
-            self.on_response_complete()
+            Responder(self, cycle)(reply.status, reply.headers, reply.body)
             return True
 
     return GuardedHttpToolsProtocol
+
+
+def _head(line: bytes, cycle: Any, headers: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    """A response head's parts up to its last header (the caller adds the framing and the blank line)."""
+    parts = [line]
+    for name, value in cycle.default_headers:
+        parts += (name, b": ", value, b"\r\n")
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    if not cycle.keep_alive:
+        parts.append(b"connection: close\r\n")
+    return parts
+
+
+class Responder:
+    """Writes a task's response for its cycle without uvicorn's per-header checks (`RESPOND`, see
+    the module docstring). Each way returns False when it cannot (a response was started, or a
+    status uvicorn's table does not know, e.g. 529): the caller then uses `send`."""
+
+    __slots__ = ("cycle", "protocol")
+
+    def __init__(self, protocol: Any, cycle: Any):
+        self.protocol = protocol
+        self.cycle = cycle
+
+    def __call__(self, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bool:
+        """A whole response, in one transport write."""
+        cycle, protocol = self.cycle, self.protocol
+        line = STATUS_LINE.get(status)
+        if cycle.response_started or line is None:
+            return False
+        cycle.response_started = cycle.response_complete = True
+        if cycle.disconnected or protocol.transport.is_closing():
+            return True
+        parts = _head(line, cycle, headers)
+        parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+        protocol.transport.write(b"".join(parts))
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            protocol.transport.close()
+        protocol.on_response_complete()
+        return True
+
+    def start(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+        """A streamed response's head (chunked); its body goes through uvicorn's `send`, which
+        frames the chunks, waits while the client reads slowly, and ends the response."""
+        cycle = self.cycle
+        line = STATUS_LINE.get(status)
+        if cycle.response_started or line is None:
+            return False
+        cycle.response_started = True
+        cycle.waiting_for_100_continue = False
+        cycle.chunked_encoding = True
+        cycle.expected_content_length = 0
+        if cycle.disconnected or self.protocol.transport.is_closing():
+            return True  # (`send` then drops the body)
+        parts = _head(line, cycle, headers)
+        parts.append(b"transfer-encoding: chunked\r\n\r\n")
+        self.protocol.transport.write(b"".join(parts))
+        return True
