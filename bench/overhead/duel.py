@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,8 @@ def main() -> None:
                     help="stub_upstream.py (default, the cheapest answer) or the provider simulator")
     ap.add_argument("--stream", action="store_true",
                     help='streamed chat completions ("stream": true; wrk reads each whole SSE response)')
+    ap.add_argument("--upstream-args", default="", metavar="ARGS",
+                    help='passed to the upstream, e.g. "--chunk-delay-ms 1" (the stub: paced stream events)')
     ap.add_argument("--alone", action="store_true",
                     help="load one server at a time (alternating which goes first), each alone on CPU 0")
     args = ap.parse_args()
@@ -77,6 +80,7 @@ def main() -> None:
             up_cmd = [sys.executable, "-m", "warmgate", "sim", "--host", "127.0.0.1", "--port", "0"]
         else:
             up_cmd = [sys.executable, str(HERE / "stub_upstream.py"), "--port", "0"]
+        up_cmd += shlex.split(args.upstream_args)
         up, upstream = spawn(up_cmd, 1, work / "up.log")
         procs.append(up)
         sides = []
