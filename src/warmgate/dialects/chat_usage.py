@@ -86,8 +86,12 @@ class UsageChunkFilter:
 
 def _last_event_end(data: bytes) -> int:
     """The offset just after the last complete event in `data` (0 = none is complete)."""
-    lf, cr, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\r"), data.rfind(b"\r\n\r\n")
-    return max(lf + 2 if lf >= 0 else 0, cr + 2 if cr >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    lf = data.rfind(b"\n\n")
+    end = lf + 2 if lf >= 0 else 0
+    if b"\r" in data:  # (streams with \n line ends, the common case, need one search)
+        cr, crlf = data.rfind(b"\r\r"), data.rfind(b"\r\n\r\n")
+        end = max(end, cr + 2 if cr >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    return end
 
 
 def _drop_usage_events(data: bytes) -> bytes:
