@@ -132,3 +132,31 @@ def test_a_model_that_cannot_be_loaded_stops_startup_with_a_clear_message(tmp_pa
     assert done.returncode != 0
     assert "warmgate cannot start: cannot read the weights of" in done.stderr
     assert "Traceback" not in done.stderr and "Unclosed client session" not in done.stderr
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_server_access_log_has_a_line_per_response(clean_sim: Sim, gateway_factory: GatewayFactory,
+                                                   enabled: bool) -> None:
+    """`server.access_log` (uvicorn's plain-text log) covers the replies the gateway's protocol writes
+    itself too: a whole reply, a stream's head, a hit answered without a task."""
+    gw = gateway_factory({
+        "server": {"host": "127.0.0.1", "port": 0, "access_log": enabled},
+        "providers": [sim_provider(clean_sim.url)],
+        "models": {"gpt-sim": "sim"},
+        "cache": {"enabled": True},
+    })
+    chat = {"model": "gpt-sim", "messages": [{"role": "user", "content": "access log"}]}
+    miss = request("POST", gw.url + "/v1/chat/completions", json=chat)
+    hit = request("POST", gw.url + "/v1/chat/completions", json=chat)
+    assert (miss.headers["x-warmgate-cache"], hit.headers["x-warmgate-cache"]) == ("MISS", "HIT")
+    stream = request("POST", gw.url + "/v1/chat/completions", json={**chat, "stream": True, "max_tokens": 5})
+    assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
+    assert request("GET", gw.url + "/healthz").status == 200
+    expected = ['"POST /v1/chat/completions HTTP/1.1" 200'] * 3 + ['"GET /healthz HTTP/1.1" 200']
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [ln.split(" - ", 1)[1] for ln in gw.stderr_text().splitlines() if "uvicorn.access" in ln]
+        if lines == (expected if enabled else []) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert lines == (expected if enabled else [])

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from warmgate.errors import RequestTimeout, Wire, render
 from warmgate.exchange import Reply
@@ -195,6 +196,13 @@ def guarded_protocol(
     return GuardedHttpToolsProtocol
 
 
+def _log_access(cycle: Any, status: int) -> None:
+    """uvicorn's access log line (`server.access_log`), as its `send` writes it."""
+    scope = cycle.scope
+    cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                             get_path_with_query_string(scope), scope["http_version"], status)
+
+
 def _head(line: bytes, cycle: Any, headers: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
     """A response head's parts up to its last header (the caller adds the framing and the blank line)."""
     parts = [line]
@@ -225,6 +233,8 @@ class Responder:
         if cycle.response_started or line is None:
             return False
         cycle.response_started = cycle.response_complete = True
+        if cycle.access_log:
+            _log_access(cycle, status)
         if cycle.disconnected or protocol.transport.is_closing():
             return True
         parts = _head(line, cycle, headers)
@@ -247,6 +257,8 @@ class Responder:
         cycle.waiting_for_100_continue = False
         cycle.chunked_encoding = True
         cycle.expected_content_length = 0
+        if cycle.access_log:
+            _log_access(cycle, status)
         if cycle.disconnected or self.protocol.transport.is_closing():
             return True  # (`send` then drops the body)
         parts = _head(line, cycle, headers)

@@ -201,8 +201,11 @@ async def running(config: Config) -> AsyncIterator[RunningGateway]:
 
 
 def configure_logging() -> None:
+    """warmgate's log, and uvicorn's (its warnings; with `server.access_log`, its plain-text
+    access log: uvicorn sets the levels), on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("warmgate")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    logging.getLogger("uvicorn").addHandler(handler)
