@@ -116,6 +116,9 @@ def test_packaged_table_and_matching() -> None:
     assert table.get("gpt-4o-mini-search-preview") == prices["gpt-4o-mini"]  # longest listed prefix
     assert table.get("openai/gpt-4o") == prices["gpt-4o"]
     assert table.get("my-local-model") is None and table.get(None) is None
+    # Opus 4.5 and later cost a third of Opus 4 / 4.1: a newer Opus must not fall back to `claude-opus-4`
+    for name in ("claude-opus-4-6", "claude-opus-4-7-20260416", "claude-opus-4-8", "claude-opus-5"):
+        assert table.get(name) == prices["claude-opus-4-5"] != prices["claude-opus-4"], name
     # every Anthropic model: read 0.1 x, 5-minute write 1.25 x, 1-hour write 2 x the input price
     # (within 2 cents: Claude 3 Haiku's published figures are rounded)
     for name, p in prices.items():
