@@ -190,7 +190,7 @@ def guarded_protocol(
                 return False
             if reply is None:
                 return False
-            Responder(self, cycle)(reply.status, reply.headers, reply.body)
+            _write_whole(self, cycle, reply.status, reply.headers, reply.body)
             return True
 
     return GuardedHttpToolsProtocol
@@ -215,6 +215,27 @@ def _head(line: bytes, cycle: Any, headers: Sequence[tuple[bytes, bytes]]) -> li
     return parts
 
 
+def _write_whole(protocol: Any, cycle: Any, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bool:
+    """`Responder.__call__` (a function of its own: a hit answered without a task calls it with no
+    `Responder` made)."""
+    line = STATUS_LINE.get(status)
+    if cycle.response_started or line is None:
+        return False
+    cycle.response_started = cycle.response_complete = True
+    if cycle.access_log:
+        _log_access(cycle, status)
+    if cycle.disconnected or protocol.transport.is_closing():
+        return True
+    parts = _head(line, cycle, headers)
+    parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+    protocol.transport.write(b"".join(parts))
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        protocol.transport.close()
+    protocol.on_response_complete()
+    return True
+
+
 class Responder:
     """Writes a task's response for its cycle without uvicorn's per-header checks (`RESPOND`, see
     the module docstring). Each way returns False when it cannot (a response was started, or a
@@ -228,23 +249,7 @@ class Responder:
 
     def __call__(self, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bool:
         """A whole response, in one transport write."""
-        cycle, protocol = self.cycle, self.protocol
-        line = STATUS_LINE.get(status)
-        if cycle.response_started or line is None:
-            return False
-        cycle.response_started = cycle.response_complete = True
-        if cycle.access_log:
-            _log_access(cycle, status)
-        if cycle.disconnected or protocol.transport.is_closing():
-            return True
-        parts = _head(line, cycle, headers)
-        parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
-        protocol.transport.write(b"".join(parts))
-        cycle.message_event.set()
-        if not cycle.keep_alive:
-            protocol.transport.close()
-        protocol.on_response_complete()
-        return True
+        return _write_whole(self.protocol, self.cycle, status, headers, body)
 
     def start(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bool:
         """A streamed response's head (chunked); its body goes through uvicorn's `send`, which
