@@ -67,16 +67,21 @@ def usage_payloads(data: bytes) -> list[Any]:
     events = data.split(b"\n\n")
     events.pop()  # what follows the last blank line: an event not closed yet (or nothing)
     for raw in events:
-        if b'"usage"' not in raw or (b'"usage":null' in raw and raw.count(b'"usage"') == 1):
+        if not _says_usage(raw):
             continue
         for event in parse_sse(raw + b"\n\n"):
             d = event.data
-            if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
+            if d[:1] == b"{" and _says_usage(d):
                 try:
                     out.append(orjson.loads(d))
                 except orjson.JSONDecodeError:
                     continue
     return out
+
+
+def _says_usage(data: bytes) -> bool:
+    """Whether `data` says `"usage"` other than as `"usage":null`."""
+    return b'"usage"' in data and (b'"usage":null' not in data or data.count(b'"usage"') > 1)
 
 
 def read_stream_usage(endpoint: str, events: list[Any]) -> Usage:
