@@ -211,7 +211,7 @@ def probe(url: str, headers: dict[str, str], body: bytes) -> str:
 
 def prepare(t: Target, args: argparse.Namespace, auth: dict[str, str]) -> str | None:
     """Check the target answers a chat completion; for hits warm its cache and confirm the next is a HIT."""
-    body = Body.chat(args.model, False, unique=t.group == "miss")
+    body = Body.chat(args.model, False, unique=t.group == "miss", agent=args.agent_body)
     problem = check(t.url, auth, body, False)  # for a hit target this first request fills the cache
     if problem:
         return problem
@@ -232,8 +232,8 @@ def measure(t: Target, c: int, rnd: int, args: argparse.Namespace, work: Path, a
         tail = t.log.read_text(errors="replace").strip().splitlines()[-5:] if t.log else []
         return CacheRun(t.name, t.group, c, rnd, None, failure=f"exited with {t.proc.returncode}: " + " | ".join(tail))
     # misses: fresh bodies (a new nonce) for the warm-up and for the measurement, so nothing is ever a hit
-    warm = t.body if t.group == "hit" else Body.chat(args.model, False)
-    body = t.body if t.group == "hit" else Body.chat(args.model, False)
+    warm = t.body if t.group == "hit" else Body.chat(args.model, False, agent=args.agent_body)
+    body = t.body if t.group == "hit" else Body.chat(args.model, False, agent=args.agent_body)
     assert warm is not None and body is not None
     try:
         run_client(t.url, auth, warm, c, args.warmup, False)
@@ -398,6 +398,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pick", choices=["best", "median"], default="best", help="which round to report per cell")
     ap.add_argument("--upstream", choices=["sim", "stub"], default="stub",
                     help="the provider for misses: bench/overhead's stub (default, cheap) or warmgate sim")
+    ap.add_argument("--agent-body", action="store_true",
+                    help="request bodies the size of a coding agent's (~57 KB: loadgen.AGENT_SYSTEM, AGENT_TOOLS)")
     ap.add_argument("--model", default="gpt-sim")
     ap.add_argument("--api-key", default="sk-sim-1")
     ap.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")

@@ -68,6 +68,8 @@ def main() -> None:
                     help="stub_upstream.py (default, the cheapest answer) or the provider simulator")
     ap.add_argument("--stream", action="store_true",
                     help='streamed chat completions ("stream": true; wrk reads each whole SSE response)')
+    ap.add_argument("--agent-body", action="store_true",
+                    help="request bodies the size of a coding agent's (~57 KB: loadgen.AGENT_SYSTEM, AGENT_TOOLS)")
     ap.add_argument("--upstream-args", default="", metavar="ARGS",
                     help='passed to the upstream, e.g. "--chunk-delay-ms 1" (the stub: paced stream events)')
     ap.add_argument("--alone", action="store_true",
@@ -87,7 +89,8 @@ def main() -> None:
         for tag, kind, env in (("a", args.a, args.env_a), ("b", args.b, args.env_b)):
             proc, url = start(kind, upstream, work / "", tag, dict(e.split("=", 1) for e in env))
             procs.append(proc)
-            body = Body.chat("gpt-sim", stream=args.stream, unique=kind != "warmgate-hit" and kind != "dict")
+            body = Body.chat("gpt-sim", stream=args.stream, unique=kind != "warmgate-hit" and kind != "dict",
+                             agent=args.agent_body)
             sides.append((f"{tag}:{kind}", proc, chat_url(url), body))
         headers = {"Authorization": "Bearer sk-sim-1"}
         for _, _, url, body in sides:  # warm-up, and the hit entry
@@ -102,7 +105,7 @@ def main() -> None:
             def drive(i: int, results: dict[int, Result] = results, cpu: dict[int, float] = cpu) -> None:
                 _, proc, url, body = sides[i]
                 if body.unique:  # a fresh nonce per round, or a caching side would hit last round's bodies
-                    body = Body.chat("gpt-sim", stream=args.stream, unique=True)
+                    body = Body.chat("gpt-sim", stream=args.stream, unique=True, agent=args.agent_body)
                 d = work / f"r{i}"
                 d.mkdir(exist_ok=True)
                 c0 = cpu_seconds(proc.pid)

@@ -41,6 +41,30 @@ USER = (
     "are good to stay in if we want to walk most places? (ref " + MARK + ")"
 )
 
+# A coding agent's request, the size ../shared/SPEC.md observed from Claude Code: a ~26 000-character
+# system prompt and 24 tools (~59 KB of JSON with the turns below), where SYSTEM/USER make ~0.8 KB.
+AGENT_SYSTEM = " ".join(
+    f"Rule {i}: when you edit a file, read it first, keep its style, change only what the task needs, "
+    f"run the tests that cover it, and report what you changed and why in one short paragraph."
+    for i in range(150)
+)
+AGENT_TOOLS = [
+    {"type": "function", "function": {
+        "name": f"tool_{i}",
+        "description": f"Tool {i}: works on the files of the repository and returns what it found or did. " * 5,
+        "parameters": {"type": "object", "required": ["path"], "properties": {
+            name: {"type": "string", "description": f"The {name} this call works on, relative to the repository root."}
+            for name in ("path", "pattern", "content", "command", "range", "reason")}},
+    }}
+    for i in range(24)
+]
+AGENT_TURNS = [
+    {"role": "user", "content": "Look at src/parser.py: the tokenizer drops the last token when the input ends in a "
+                                "comment. Find why, fix it and add a test. " * 3},
+    {"role": "assistant", "content": "I read src/parser.py and tests/test_parser.py. The loop in `tokens()` stops when "
+                                     "it meets a comment instead of skipping it. " * 6},
+]
+
 
 @dataclass(frozen=True)
 class Body:
@@ -51,13 +75,17 @@ class Body:
     unique: bool
 
     @classmethod
-    def chat(cls, model: str, stream: bool, unique: bool = True, max_tokens: int = 256) -> Body:
+    def chat(cls, model: str, stream: bool, unique: bool = True, max_tokens: int = 256, agent: bool = False) -> Body:
+        """A chat completion request; `agent`: the size of a coding agent's (`AGENT_SYSTEM`, `AGENT_TOOLS`)."""
+        system, turns = (AGENT_SYSTEM, AGENT_TURNS) if agent else (SYSTEM, [])
         obj: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
+            "messages": [{"role": "system", "content": system}, *turns, {"role": "user", "content": USER}],
             "max_tokens": max_tokens,
             "temperature": 0.2,
         }
+        if agent:
+            obj["tools"] = AGENT_TOOLS
         if stream:
             obj["stream"] = True
         head, tail = orjson.dumps(obj).split(MARK.encode())

@@ -216,6 +216,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--compare-loadgens", action="store_true", help="first run wrk and the Python client on direct")
     ap.add_argument("--same-body", action="store_true",
                     help="send one identical body (default: every body distinct, so no cache hits or coalescing)")
+    ap.add_argument("--agent-body", action="store_true",
+                    help="request bodies the size of a coding agent's (~57 KB: loadgen.AGENT_SYSTEM, AGENT_TOOLS)")
     ap.add_argument("--upstream", choices=["sim", "stub"], default="sim")
     ap.add_argument("--upstream-port", type=int, default=0, help="fixed port for the upstream (for --target)")
     ap.add_argument("--upstream-args", default="", metavar="ARGS",
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             for t in list(targets):
                 for mode in args.modes:
-                    t.bodies[mode] = Body.chat(t.model, mode == "stream", unique=not args.same_body)
+                    t.bodies[mode] = Body.chat(t.model, mode == "stream", unique=not args.same_body, agent=args.agent_body)
                     problem = check(t.url, t.headers, t.bodies[mode], mode == "stream")
                     if problem:
                         skipped[t.name] = f"{mode} check failed: {problem}"
