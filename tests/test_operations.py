@@ -160,3 +160,60 @@ def test_server_access_log_has_a_line_per_response(clean_sim: Sim, gateway_facto
             break
         time.sleep(0.05)
     assert lines == (expected if enabled else [])
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` whose labels include `labels` in Prometheus text."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        series, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in series for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def test_metrics_add_up_across_workers(clean_sim: Sim, gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+    """A scrape reaches one worker; it answers every worker's counts, summed (a scrape that showed
+    only its own worker's would jump from one worker's counts to the other's)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gw = gateway_factory({"providers": [sim_provider(clean_sim.url)], "models": {"m": "sim"},
+                          "cache": {"enabled": True}}, "--workers", "2", env={"TMPDIR": str(tmp)})
+    url = gw.url + "/v1/chat/completions"
+    workers: set[str] = set()
+    sent = 0
+
+    def send(i: int) -> None:
+        r = request("POST", url, json={"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]}).ok()
+        workers.add(r.headers["x-warmgate-request-id"][:16])  # each worker's ids share a random prefix
+
+    while len(workers) < 2 and sent < 400:  # new connections, several at once, until both workers answered
+        threads = [threading.Thread(target=send, args=(sent + i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent += len(threads)
+    assert len(workers) == 2, "the kernel never handed a connection to the second worker"
+
+    def scrape() -> str:
+        return request("GET", gw.url + "/metrics").ok().body.decode()
+
+    def adds_up() -> bool:
+        text = scrape()
+        return (_metric(text, "warmgate_requests_total") == sent
+                and _metric(text, "warmgate_cache_requests_total", result="miss") == sent
+                and _metric(text, "warmgate_upstream_requests_total", outcome="ok") == sent)
+
+    assert _wait_for(adds_up), scrape()
+    for _ in range(10):  # every later scrape, whichever worker answers it, says the same
+        assert adds_up()
+    text = scrape()
+    assert _metric(text, "warmgate_request_seconds_count") == sent  # histograms add up too
+    assert _metric(text, "warmgate_account_healthy", account="acct-1") == 1.0  # healthy in both: still 1
+    published = [p.name for p in tmp.glob("warmgate-metrics-*/*")]
+    assert sorted(published) == ["0.json", "1.json"], published
+    assert gw.stop() == 0
+    assert not list(tmp.iterdir())  # the supervisor removed the workers' metrics

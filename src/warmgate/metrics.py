@@ -4,12 +4,24 @@ Cheap on the hot path: a counter increment is one dict update keyed by a tuple o
 Label values come from configuration (tenant, model, account names) or small closed sets (cache
 result, kind), so cardinality stays bounded; a model name a client sends is only used as a label
 once it resolved to a configured model.
+
+With several worker processes, `/metrics` renders this process's metrics merged with the other
+workers' `snapshot`s (`observe.workers`): counters and histograms add up, a gauge merges by its
+`merge` rule.
 """
 
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+Snapshot = dict[str, list[Any]]
+"""Every metric's samples by metric name, as plain lists (JSON): `[labels, value]` for counters and
+gauges, `[labels, [bucket counts..., +Inf count, sum]]` for histograms."""
+
+_MERGE: dict[str, Callable[[float, float], float]] = {"sum": operator.add, "max": max, "min": min}
 
 
 def _escape(value: str) -> str:
@@ -24,6 +36,9 @@ def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str
 
 
 class Counter:
+    kind = "counter"
+    merge: Literal["sum", "max", "min"] = "sum"  # how several worker processes' values combine
+
     def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()):
         self.name = name
         self.help = help_text
@@ -39,22 +54,36 @@ class Counter:
     def total(self) -> float:
         return sum(self.values.values())
 
-    def render(self) -> Iterable[str]:
+    def snapshot(self) -> list[Any]:
+        return [[list(labels), value] for labels, value in self.values.items()]
+
+    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
+        """The samples, merged with other processes' `snapshot`s of this metric."""
+        values = self.values
+        merge = _MERGE[self.merge]
+        for other in others:
+            if values is self.values:
+                values = dict(values)
+            for labels, value in other:
+                key = tuple(labels)
+                values[key] = merge(values[key], float(value)) if key in values else float(value)
         yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for labels, value in sorted(self.values.items()):
+        yield f"# TYPE {self.name} {self.kind}"
+        for labels, value in sorted(values.items()):
             yield f"{self.name}{_labels(self.label_names, labels)} {value:g}"
 
 
 class Gauge(Counter):
+    kind = "gauge"
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str] = (),
+                 merge: Literal["sum", "max", "min"] = "sum"):
+        """`merge`: how the values of several worker processes combine."""
+        super().__init__(name, help_text, labels)
+        self.merge = merge
+
     def set(self, labels: tuple[str, ...], value: float) -> None:
         self.values[labels] = value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} gauge"
-        for labels, value in sorted(self.values.items()):
-            yield f"{self.name}{_labels(self.label_names, labels)} {value:g}"
 
 
 class Histogram:
@@ -72,10 +101,24 @@ class Histogram:
         s[bisect.bisect_left(self.bounds, value)] += 1
         s[-1] += value
 
-    def render(self) -> Iterable[str]:
+    def snapshot(self) -> list[Any]:
+        return [[list(labels), series] for labels, series in self.series.items()]
+
+    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
+        """The series, merged (added up) with other processes' `snapshot`s of this histogram."""
+        merged = self.series
+        for other in others:
+            if merged is self.series:
+                merged = {labels: list(s) for labels, s in merged.items()}
+            for labels, series in other:
+                if len(series) != len(self.bounds) + 2:
+                    continue  # not this histogram's buckets
+                key = tuple(labels)
+                mine = merged.get(key)
+                merged[key] = [float(v) for v in series] if mine is None else [a + b for a, b in zip(mine, series, strict=True)]
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} histogram"
-        for labels, s in sorted(self.series.items()):
+        for labels, s in sorted(merged.items()):
             running = 0.0
             for bound, count in zip(self.bounds, s, strict=False):
                 running += count
@@ -103,7 +146,7 @@ class Metrics:
         self.store_errors = Counter("warmgate_cache_store_errors_total",
                                     "Cache store calls that failed, timed out or were short-circuited.", ("store", "op"))
         self.store_circuit = Gauge("warmgate_cache_store_circuit_open",
-                                   "1 while the store's circuit breaker is open.", ("store",))
+                                   "1 while the store's circuit breaker is open (in any worker).", ("store",), merge="max")
         self.semantic = Counter("warmgate_semantic_lookups_total",
                                 "Semantic lookups after exact misses: hit, miss, unavailable (embedder/index failed).",
                                 (*tm, "result"))
@@ -146,17 +189,27 @@ class Metrics:
                                                    ("provider", "account", "model"))
         self.errors = Counter("warmgate_gateway_errors_total", "Requests the gateway answered with its own error.",
                               ("gateway", "status"))
-        self.account_healthy = Gauge("warmgate_account_healthy", "1 while the account is not cooling down.",
-                                     ("provider", "account"))
+        self.account_healthy = Gauge("warmgate_account_healthy",
+                                     "1 while no worker is cooling the account down.", ("provider", "account"),
+                                     merge="min")
         self.account_in_flight = Gauge("warmgate_account_in_flight", "Calls in flight on the account.",
                                        ("provider", "account"))
         self.collectors: list[Callable[[], None]] = []  # refresh gauges just before a scrape
 
-    def render(self) -> bytes:
+    def _metrics(self) -> Iterable[Counter | Histogram]:
+        return (m for m in vars(self).values() if isinstance(m, Counter | Histogram))
+
+    def snapshot(self) -> Snapshot:
+        """Every metric's samples, up to date (the collectors run first), as JSON-ready lists."""
+        for collect in self.collectors:
+            collect()
+        return {m.name: m.snapshot() for m in self._metrics()}
+
+    def render(self, others: Sequence[Snapshot] = ()) -> bytes:
+        """The Prometheus text of these metrics, merged with other worker processes' snapshots."""
         for collect in self.collectors:
             collect()
         lines: list[str] = []
-        for metric in vars(self).values():
-            if isinstance(metric, Counter | Histogram):
-                lines.extend(metric.render())
+        for metric in self._metrics():
+            lines.extend(metric.render([o[metric.name] for o in others if metric.name in o]))
         return ("\n".join(lines) + "\n").encode()

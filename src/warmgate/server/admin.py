@@ -40,6 +40,7 @@ from warmgate.errors import (
 from warmgate.manage.api import ManagementApi
 from warmgate.manage.openapi import document
 from warmgate.metrics import Metrics
+from warmgate.observe.workers import WorkerMetrics
 from warmgate.stores.base import StoreError
 
 log = logging.getLogger("warmgate.admin")
@@ -48,10 +49,13 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class AdminApi:
-    def __init__(self, admin_key: str | None, cache: ResponseCache | None, metrics: Metrics):
+    def __init__(self, admin_key: str | None, cache: ResponseCache | None, metrics: Metrics,
+                 workers: WorkerMetrics | None = None):
+        """`workers`: this process is one of several workers; `/metrics` answers all of theirs."""
         self._key_digest = None if admin_key is None else hashlib.sha256(admin_key.encode()).digest()
         self.cache = cache
         self.metrics = metrics
+        self.workers = workers
         self.manage: ManagementApi | None = None
         self.actor = "admin-key:" + self._key_digest.hex()[:12] if self._key_digest is not None else "nobody"
 
@@ -80,7 +84,8 @@ class AdminApi:
             self._check(headers, required=False)
             if method != "GET":
                 raise MethodNotAllowed("use GET")
-            return 200, b"text/plain; version=0.0.4; charset=utf-8", self.metrics.render()
+            text = self.metrics.render() if self.workers is None else await self.workers.render()
+            return 200, b"text/plain; version=0.0.4; charset=utf-8", text
         if path == "/admin/openapi.json":
             if method != "GET":
                 raise MethodNotAllowed("use GET")

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,6 +41,7 @@ from warmgate.manage.store import open_admin_store
 from warmgate.metrics import Metrics
 from warmgate.observe.setup import build_observer
 from warmgate.observe.stats import refresh_gauges, summary
+from warmgate.observe.workers import WorkerMetrics
 from warmgate.pipeline import Pipeline
 from warmgate.redis_link import RedisLinks
 from warmgate.routing.bindings import open_bindings
@@ -79,9 +81,12 @@ def _hash_key(key: str) -> bytes:
 class GatewayApp:
     """The gateway as an ASGI application. `lifespan` starts and stops the upstream client."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, worker_metrics: tuple[Path, str] | None = None):
+        """`worker_metrics`: (directory, worker name) when this is one of several worker processes,
+        whose `/metrics` add up (`observe.workers`)."""
         self.config = config
         self.metrics = Metrics()
+        self.worker_metrics = None if worker_metrics is None else WorkerMetrics(*worker_metrics, self.metrics)
         self.upstream = Upstream()
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
@@ -91,7 +96,8 @@ class GatewayApp:
         self.bindings = open_bindings(config.routing, links=self.redis_links)
         self.pipeline = Pipeline(config, Router(config, self.upstream, self.bindings, self.metrics), None)
         self.admin = AdminApi(
-            config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, None, self.metrics,
+            self.worker_metrics,
         )
         self.observer = build_observer(config, self.metrics)
         self.dashboard = Dashboard(
@@ -153,6 +159,8 @@ class GatewayApp:
                                      self._swap)
         await self.management.start()
         self.admin.manage = ManagementApi(self.management, self.pipeline.models)
+        if self.worker_metrics is not None:
+            self.worker_metrics.start()
         self.started = True
 
     def open_semantic(self, cache: ResponseCache) -> SemanticCache | None:
@@ -191,6 +199,8 @@ class GatewayApp:
         await self.bindings.close()
         await self.redis_links.close()
         await self.upstream.close()
+        if self.worker_metrics is not None:
+            await self.worker_metrics.stop()
         self.observer.close()
 
     def stats(self) -> dict[str, Any]:

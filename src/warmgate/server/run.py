@@ -4,7 +4,8 @@
   once the gateway is ready a line `warmgate listening on http://HOST:PORT` goes to stdout.
 - `workers > 1` forks that many processes sharing the one listening socket (Linux). Each worker
   has its own account pools, in-flight counts and cooldowns; state to share across workers lives in
-  the shared stores of later features.
+  the shared stores (SQLite, Redis). Their metrics meet in a directory made here, so that
+  `/metrics` adds up all workers (`observe.workers`).
 - SIGTERM / SIGINT: stop accepting, let in-flight requests and streams finish within
   `server.shutdown_grace` seconds, then exit.
 - The garbage collector is tuned for a server (see `tune_gc`).
@@ -17,11 +18,14 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -92,8 +96,9 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd: int | None) -> int:
-    server = uvicorn.Server(uvicorn_config(GatewayApp(config), config))
+def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd: int | None,
+                worker_metrics: tuple[Path, str] | None = None) -> int:
+    server = uvicorn.Server(uvicorn_config(GatewayApp(config, worker_metrics), config))
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with these
     # no-op handlers in place that ends the process normally (exit code 0) instead of killing it.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -126,7 +131,8 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
     n = config.server.workers
     read_fd, write_fd = os.pipe()
     children: list[int] = []
-    for _ in range(n):
+    metrics_dir = Path(tempfile.mkdtemp(prefix="warmgate-metrics-"))  # the workers' metrics (observe.workers)
+    for i in range(n):
         pid = os.fork()
         if pid == 0:  # child
             os.close(read_fd)
@@ -134,7 +140,7 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
                 signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = _run_worker(config, sock, announce=False, ready_fd=write_fd)
+                code = _run_worker(config, sock, announce=False, ready_fd=write_fd, worker_metrics=(metrics_dir, str(i)))
             finally:
                 os._exit(code)
         children.append(pid)
@@ -162,6 +168,7 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
     for pid in children:
         _, status = os.waitpid(pid, 0)
         worst = max(worst, os.waitstatus_to_exitcode(status))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0 if ready == n and worst == 0 else 1
 
 
