@@ -213,6 +213,15 @@ def test_metrics_add_up_across_workers(clean_sim: Sim, gateway_factory: GatewayF
     text = scrape()
     assert _metric(text, "warmgate_request_seconds_count") == sent  # histograms add up too
     assert _metric(text, "warmgate_account_healthy", account="acct-1") == 1.0  # healthy in both: still 1
+
+    def stats_add_up() -> bool:  # the dashboard's summary too (`/admin/stats`, `warmgate stats`)
+        s = request("GET", gw.url + "/admin/stats").ok().json()
+        return (s["totals"]["requests"] == sent and sum(p["requests"] for p in s["series"]) == sent
+                and s["top_models"][0]["requests"] == sent and s["accounts"][0]["calls"] == sent
+                and s["accounts"][0]["healthy"] is True)
+
+    for _ in range(10):
+        assert stats_add_up(), request("GET", gw.url + "/admin/stats").json()
     published = [p.name for p in tmp.glob("warmgate-metrics-*/*")]
     assert sorted(published) == ["0.json", "1.json"], published
     assert gw.stop() == 0

@@ -57,8 +57,8 @@ class Counter:
     def snapshot(self) -> list[Any]:
         return [[list(labels), value] for labels, value in self.values.items()]
 
-    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
-        """The samples, merged with other processes' `snapshot`s of this metric."""
+    def merged(self, others: Iterable[list[Any]]) -> dict[tuple[str, ...], float]:
+        """The values merged with other processes' `snapshot`s of this metric (by `merge`)."""
         values = self.values
         merge = _MERGE[self.merge]
         for other in others:
@@ -67,9 +67,13 @@ class Counter:
             for labels, value in other:
                 key = tuple(labels)
                 values[key] = merge(values[key], float(value)) if key in values else float(value)
+        return values
+
+    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
+        """The samples, merged with other processes' `snapshot`s of this metric."""
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} {self.kind}"
-        for labels, value in sorted(values.items()):
+        for labels, value in sorted(self.merged(others).items()):
             yield f"{self.name}{_labels(self.label_names, labels)} {value:g}"
 
 
@@ -104,8 +108,8 @@ class Histogram:
     def snapshot(self) -> list[Any]:
         return [[list(labels), series] for labels, series in self.series.items()]
 
-    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
-        """The series, merged (added up) with other processes' `snapshot`s of this histogram."""
+    def merged(self, others: Iterable[list[Any]]) -> dict[tuple[str, ...], list[float]]:
+        """The series added up with other processes' `snapshot`s of this histogram."""
         merged = self.series
         for other in others:
             if merged is self.series:
@@ -116,9 +120,13 @@ class Histogram:
                 key = tuple(labels)
                 mine = merged.get(key)
                 merged[key] = [float(v) for v in series] if mine is None else [a + b for a, b in zip(mine, series, strict=True)]
+        return merged
+
+    def render(self, others: Iterable[list[Any]] = ()) -> Iterable[str]:
+        """The series, merged (added up) with other processes' `snapshot`s of this histogram."""
         yield f"# HELP {self.name} {self.help}"
         yield f"# TYPE {self.name} histogram"
-        for labels, s in sorted(merged.items()):
+        for labels, s in sorted(self.merged(others).items()):
             running = 0.0
             for bound, count in zip(self.bounds, s, strict=False):
                 running += count
@@ -204,6 +212,21 @@ class Metrics:
         for collect in self.collectors:
             collect()
         return {m.name: m.snapshot() for m in self._metrics()}
+
+    def merged(self, others: Sequence[Snapshot]) -> Metrics:
+        """A copy holding these metrics merged with other worker processes' snapshots (for
+        reading, as `observe.stats` does; it has no collectors)."""
+        for collect in self.collectors:
+            collect()
+        out = Metrics()
+        for name, metric in vars(self).items():
+            copy = getattr(out, name)
+            parts = [o[metric.name] for o in others if metric.name in o] if isinstance(metric, Counter | Histogram) else []
+            if isinstance(metric, Counter):
+                copy.values = dict(metric.merged(parts))
+            elif isinstance(metric, Histogram):
+                copy.series = {k: list(v) for k, v in metric.merged(parts).items()}
+        return out
 
     def render(self, others: Sequence[Snapshot] = ()) -> bytes:
         """The Prometheus text of these metrics, merged with other worker processes' snapshots."""

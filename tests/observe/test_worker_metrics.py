@@ -55,7 +55,7 @@ def test_workers_publish_and_a_scrape_reads_every_other_worker(tmp_path: Path) -
         await asyncio.sleep(0.1)
         b.cache.inc(("t", "m", "hit"), 10)  # published within an interval
         await asyncio.sleep(0.1)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json"]
+        assert sorted(p.name for p in tmp_path.glob("*.json")) == ["0.json", "1.json"]
         hits = 'warmgate_cache_requests_total{tenant="t",model="m",result="hit"}'
         assert _samples(await wa.render())[hits] == 13
         await wb.stop()  # a stopped worker's last counts stay in the sums

@@ -5,11 +5,12 @@ cache store. Built on demand from the metrics and the `Observer`; nothing here i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from warmgate.metrics import Metrics
 from warmgate.observe.recorder import Observer
+from warmgate.observe.series import FIELDS
 from warmgate.routing.pool import Pool
 
 TOP = 10
@@ -43,11 +44,38 @@ def refresh_gauges(metrics: Metrics, pools: Iterable[Pool], store_name: str, sto
         metrics.store_circuit.set((store_name,), 0.0 if state == "closed" else 1.0)
 
 
-def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: Any) -> dict[str, Any]:
-    m = observer.metrics
+def worker_part(observer: Observer, pools: Iterable[Pool], store: Any) -> dict[str, Any]:
+    """What the summary takes from this process besides its metrics, as JSON: published with its
+    metrics when it is one of several workers (`observe.workers`), for the worker that answers
+    `/admin/stats` to merge (`summary(others=...)`)."""
+    return {
+        "since": observer.started,
+        "series": observer.series.as_json(),
+        "top": {by: observer.top(by) for by in ("model", "tenant", "gateway")},
+        "accounts": {f"{pool.provider.name}/{acct.name}": [pool.healthy(acct), acct.in_flight]
+                     for pool in pools for acct in pool.accounts},
+        "store_state": _store_state(store),
+    }
+
+
+def _store_state(store: Any) -> str:
+    return getattr(store, "state", "closed") if store is not None else "off"
+
+
+_WORST_FIRST = ("open", "half_open", "closed", "off")
+
+
+def summary(
+    observer: Observer, pools: Iterable[Pool], store_name: str, store: Any, others: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The summary of this process, or with `others` (the other workers' published `metrics` and
+    `stats`: `observe.workers`) of all workers: counts add up, the series add up interval by
+    interval, an account is healthy if no worker cools it down, the store's state is the worst."""
     pools = list(pools)
-    refresh_gauges(m, pools, store_name, store)
+    refresh_gauges(observer.metrics, pools, store_name, store)
     observer.collect()
+    parts = [o["stats"] for o in others]
+    m = observer.metrics.merged([o["metrics"] for o in others]) if others else observer.metrics
     by_cache = _by_label(m.requests.values, 3)
     requests = sum(by_cache.values())
     hits = by_cache.get("hit", 0.0) + by_cache.get("stale", 0.0)
@@ -91,27 +119,68 @@ def summary(observer: Observer, pools: Iterable[Pool], store_name: str, store: A
             key = (pool.provider.name, acct.name)
             p, c = prompt_by_acct.get(key, 0.0), cached_by_acct.get(key, 0.0)
             calls = {k[2]: v for k, v in m.upstream.values.items() if (k[0], k[1]) == key}
+            healthy, in_flight = pool.healthy(acct), acct.in_flight
+            for part in parts:
+                theirs = part["accounts"].get(f"{key[0]}/{key[1]}")
+                if theirs is not None:
+                    healthy, in_flight = healthy and bool(theirs[0]), in_flight + int(theirs[1])
             accounts.append({
-                "provider": key[0], "account": key[1], "healthy": pool.healthy(acct), "in_flight": acct.in_flight,
+                "provider": key[0], "account": key[1], "healthy": healthy, "in_flight": in_flight,
                 "prompt_tokens": p, "cached_tokens": c, "cache_hit_rate": _ratio(c, p),
                 "calls": sum(calls.values()), "failures": sum(v for o, v in calls.items() if o != "ok"),
             })
-    store_state = getattr(store, "state", "closed") if store is not None else "off"
+    states = [_store_state(store), *(part["store_state"] for part in parts)]
+    store_state = min(states, key=lambda st: _WORST_FIRST.index(st) if st in _WORST_FIRST else 0)
+    top = _merged_top(observer, parts)
     return {
-        "since": observer.started,
+        "since": min([observer.started, *(part["since"] for part in parts)]),
         "now": time.time(),
         "interval": observer.series.interval,
         "prices_checked": observer.prices.checked,
         "totals": totals,
-        "series": observer.series.as_json(),
-        "top_models": _top(observer.top("model")),
-        "top_tenants": _top(observer.top("tenant")),
-        "top_gateways": _top(observer.top("gateway")),
+        "series": _merged_series(observer.series.as_json(), [part["series"] for part in parts]),
+        "top_models": _top(top["model"]),
+        "top_tenants": _top(top["tenant"]),
+        "top_gateways": _top(top["gateway"]),
         "accounts": accounts,
         "upstream_outcomes": upstream,
         "store": {"name": store_name, "state": store_state,
                   "errors": sum(v for k, v in m.store_errors.values.items() if k[0] == store_name)},
     }
+
+
+def _merged_top(observer: Observer, parts: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Totals per model, tenant and gateway (`Observer.top`) of this process and the other workers."""
+    top = {by: observer.top(by) for by in ("model", "tenant", "gateway")}
+    for part in parts:
+        for by, totals_by_name in part["top"].items():
+            mine = top.setdefault(by, {})
+            for name, t in totals_by_name.items():
+                row = mine.setdefault(name, dict.fromkeys(t, 0.0))
+                for field, value in t.items():
+                    row[field] = row.get(field, 0.0) + value
+    return top
+
+
+def _merged_series(mine: list[dict[str, Any]], others: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """This process's series with the other workers' added in, point by point (every worker's
+    intervals start at the same multiples of the interval). Points only other workers have
+    (older than this worker) are left out: the series keeps this one's length."""
+    if not others:
+        return mine
+    merged = {p["t"]: {**p, "accounts": {a: dict(v) for a, v in p["accounts"].items()}} for p in mine}
+    for series in others:
+        for point in series:
+            into = merged.get(point["t"])
+            if into is None:
+                continue
+            for field in FIELDS:
+                into[field] += point.get(field, 0.0)
+            for account, v in point.get("accounts", {}).items():
+                acc = into["accounts"].setdefault(account, {"prompt": 0.0, "cached": 0.0})
+                acc["prompt"] += v["prompt"]
+                acc["cached"] += v["cached"]
+    return [merged[p["t"]] for p in mine]
 
 
 def _top(totals: dict[str, dict[str, float]]) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from warmgate.manage.service import Management, Snapshot
 from warmgate.manage.store import open_admin_store
 from warmgate.metrics import Metrics
 from warmgate.observe.setup import build_observer
-from warmgate.observe.stats import refresh_gauges, summary
+from warmgate.observe.stats import refresh_gauges, summary, worker_part
 from warmgate.observe.workers import WorkerMetrics
 from warmgate.pipeline import Pipeline
 from warmgate.redis_link import RedisLinks
@@ -86,7 +86,9 @@ class GatewayApp:
         whose `/metrics` add up (`observe.workers`)."""
         self.config = config
         self.metrics = Metrics()
-        self.worker_metrics = None if worker_metrics is None else WorkerMetrics(*worker_metrics, self.metrics)
+        self.worker_metrics = None if worker_metrics is None else WorkerMetrics(
+            *worker_metrics, self.metrics, lambda: worker_part(self.observer, self.pipeline.router.pools.values(), self.store)
+        )
         self.upstream = Upstream()
         self.store: CacheStore | None = None
         self.cache: ResponseCache | None = None
@@ -101,7 +103,7 @@ class GatewayApp:
         )
         self.observer = build_observer(config, self.metrics)
         self.dashboard = Dashboard(
-            config.admin_key.get_secret_value() if config.admin_key is not None else None, self.stats
+            config.admin_key.get_secret_value() if config.admin_key is not None else None, self.all_stats
         )
         self.metrics.collectors.append(
             lambda: refresh_gauges(self.metrics, self.pipeline.router.pools.values(), config.cache.store, self.store)
@@ -203,9 +205,15 @@ class GatewayApp:
             await self.worker_metrics.stop()
         self.observer.close()
 
-    def stats(self) -> dict[str, Any]:
-        """The summary of `GET /admin/stats` (dashboard, `warmgate stats`)."""
-        return summary(self.observer, self.pipeline.router.pools.values(), self.config.cache.store, self.store)
+    def stats(self, others: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The summary of `GET /admin/stats` (dashboard, `warmgate stats`); with `others`, the
+        other workers' publications (`observe.workers`), of all workers."""
+        return summary(self.observer, self.pipeline.router.pools.values(), self.config.cache.store, self.store,
+                       others or ())
+
+    async def all_stats(self) -> dict[str, Any]:
+        """`stats` of every worker process (of this one when it is the only one)."""
+        return self.stats(await self.worker_metrics.others() if self.worker_metrics is not None else None)
 
     # ------------------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def _asset(name: str) -> bytes:
 
 
 class Dashboard:
-    def __init__(self, admin_key: str | None, stats: Callable[[], dict[str, Any]]):
+    def __init__(self, admin_key: str | None, stats: Callable[[], Awaitable[dict[str, Any]]]):
         self._digest = None if admin_key is None else hashlib.sha256(admin_key.encode()).digest()
         self._token = None if self._digest is None else hmac.new(self._digest, b"warmgate-dashboard", "sha256").hexdigest()
         self._stats = stats
@@ -92,7 +92,7 @@ class Dashboard:
                 raise Unauthorized("this route needs the admin key", code="missing_api_key")
             if not ok:
                 raise Unauthorized("incorrect admin key")
-            return 200, [_JSON, _NO_STORE], orjson.dumps(self._stats())
+            return 200, [_JSON, _NO_STORE], orjson.dumps(await self._stats())
         raise NotFound(f"no route {method} {path}")
 
     async def _do_login(self, receive: Receive) -> Answer:
