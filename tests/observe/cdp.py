@@ -100,4 +100,12 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._profile.cleanup()
+        # Chromium's helper processes may still write to the profile for a moment after the browser
+        # exited ("Directory not empty" on removal): retry, then leave what is left to the OS.
+        for _ in range(50):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+        shutil.rmtree(self._profile.name, ignore_errors=True)
