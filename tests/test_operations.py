@@ -80,6 +80,7 @@ def test_several_workers_share_the_port(sdk: Clients, clean_sim: Sim, gateway_fa
     client = sdk.openai(gw.url, "x")
     for _ in range(6):
         assert client.chat.completions.create(model="m", messages=MSGS).choices  # type: ignore[arg-type]
+    assert "own response cache" not in gw.stderr_text()  # no cache configured: nothing to warn of
     assert gw.stop() == 0
 
 
@@ -197,6 +198,7 @@ def test_metrics_add_up_across_workers(clean_sim: Sim, gateway_factory: GatewayF
             t.join()
         sent += len(threads)
     assert len(workers) == 2, "the kernel never handed a connection to the second worker"
+    assert "each worker keeps its own response cache (up to 256 MiB each, 512 MiB in all)" in gw.stderr_text()
 
     def scrape() -> str:
         return request("GET", gw.url + "/metrics").ok().body.decode()

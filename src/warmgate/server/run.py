@@ -126,9 +126,22 @@ def _run_worker(config: Config, sock: socket.socket, *, announce: bool, ready_fd
     return 0 if server.started else 1
 
 
+def _per_worker_cache(config: Config) -> str | None:
+    """What an operator should know when the configured response cache is per worker, else None."""
+    cache, n = config.cache, config.server.workers
+    if cache.store != "memory" or not (cache.enabled or any(m.enabled for m in cache.models.values())):
+        return None
+    each = cache.memory.max_bytes / (1 << 20)
+    return (f"{n} workers with cache.store memory: each worker keeps its own response cache (up to {each:g} MiB "
+            f"each, {n * each:g} MiB in all), and a request misses what another worker stored; "
+            "cache.store sqlite or redis gives them one cache")
+
+
 def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
     """Fork `workers` processes on the shared socket, relay SIGTERM/SIGINT to them, wait for all."""
     n = config.server.workers
+    if (note := _per_worker_cache(config)) is not None:
+        log.warning("%s", note)
     read_fd, write_fd = os.pipe()
     children: list[int] = []
     metrics_dir = Path(tempfile.mkdtemp(prefix="warmgate-metrics-"))  # the workers' metrics (observe.workers)
