@@ -214,10 +214,8 @@ class Metrics:
         return {m.name: m.snapshot() for m in self._metrics()}
 
     def merged(self, others: Sequence[Snapshot]) -> Metrics:
-        """A copy holding these metrics merged with other worker processes' snapshots (for
-        reading, as `observe.stats` does; it has no collectors)."""
-        for collect in self.collectors:
-            collect()
+        """A copy holding these metrics, as they are (the caller runs what collectors it needs),
+        merged with other worker processes' snapshots: for reading, as `observe.stats` does."""
         out = Metrics()
         for name, metric in vars(self).items():
             copy = getattr(out, name)

@@ -83,7 +83,7 @@ class GatewayApp:
 
     def __init__(self, config: Config, worker_metrics: tuple[Path, str] | None = None):
         """`worker_metrics`: (directory, worker name) when this is one of several worker processes,
-        whose `/metrics` add up (`observe.workers`)."""
+        whose `/metrics` and `/admin/stats` add up (`observe.workers`)."""
         self.config = config
         self.metrics = Metrics()
         self.worker_metrics = None if worker_metrics is None else WorkerMetrics(

@@ -5,7 +5,7 @@
 - `workers > 1` forks that many processes sharing the one listening socket (Linux). Each worker
   has its own account pools, in-flight counts and cooldowns; state to share across workers lives in
   the shared stores (SQLite, Redis). Their metrics meet in a directory made here, so that
-  `/metrics` adds up all workers (`observe.workers`).
+  `/metrics` and `/admin/stats` add up all workers (`observe.workers`).
 - SIGTERM / SIGINT: stop accepting, let in-flight requests and streams finish within
   `server.shutdown_grace` seconds, then exit.
 - The garbage collector is tuned for a server (see `tune_gc`).
