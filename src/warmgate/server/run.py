@@ -144,7 +144,12 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
         log.warning("%s", note)
     read_fd, write_fd = os.pipe()
     children: list[int] = []
-    metrics_dir = Path(tempfile.mkdtemp(prefix="warmgate-metrics-"))  # the workers' metrics (observe.workers)
+    try:  # the workers' metrics (observe.workers)
+        metrics_dir: Path | None = Path(tempfile.mkdtemp(prefix="warmgate-metrics-"))
+    except OSError as e:
+        log.warning("no temporary directory for the workers' metrics (%s): /metrics and /admin/stats will show "
+                    "the worker that answers", e)
+        metrics_dir = None
     for i in range(n):
         pid = os.fork()
         if pid == 0:  # child
@@ -153,7 +158,8 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
                 signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = _run_worker(config, sock, announce=False, ready_fd=write_fd, worker_metrics=(metrics_dir, str(i)))
+                code = _run_worker(config, sock, announce=False, ready_fd=write_fd,
+                                   worker_metrics=None if metrics_dir is None else (metrics_dir, str(i)))
             finally:
                 os._exit(code)
         children.append(pid)
@@ -181,7 +187,8 @@ def _supervise(config: Config, sock: socket.socket, announce: bool) -> int:
     for pid in children:
         _, status = os.waitpid(pid, 0)
         worst = max(worst, os.waitstatus_to_exitcode(status))
-    shutil.rmtree(metrics_dir, ignore_errors=True)
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0 if ready == n and worst == 0 else 1
 
 
