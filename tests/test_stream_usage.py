@@ -13,12 +13,22 @@ from warmgate.dialects.usage import read_stream_usage, usage_payloads
 from warmgate.sse import parse as parse_sse
 
 
+def says_usage(d: bytes) -> bool:
+    """Whether `d` says `"usage"` other than as `"usage":null`, one occurrence at a time."""
+    at = d.find(b'"usage"')
+    while at >= 0:
+        if not d.startswith(b":null", at + len(b'"usage"')):
+            return True
+        at = d.find(b'"usage"', at + 1)
+    return False
+
+
 def reference(data: bytes) -> list[Any]:
     """Every complete event parsed, then filtered (what the router did before)."""
     out = []
     for event in parse_sse(data):
         d = event.data
-        if d[:1] == b"{" and b'"usage"' in d and (b'"usage":null' not in d or d.count(b'"usage"') > 1):
+        if d[:1] == b"{" and says_usage(d):
             try:
                 out.append(orjson.loads(d))
             except orjson.JSONDecodeError:
@@ -33,12 +43,17 @@ MSG_DELTA = {"type": "message_delta", "usage": {"output_tokens": 9}}
 RESP_CREATED = {"type": "response.created", "response": {"usage": None}}
 RESP_DONE = {"type": "response.completed", "response": {"usage": {"input_tokens": 4, "output_tokens": 3}}}
 MENTION = {"note": 'a text that says "usage":null twice: "usage":null', "usage": None}
-DOCS = [CHAT_CHUNK, CHAT_USAGE, MSG_START, MSG_DELTA, RESP_CREATED, RESP_DONE, MENTION]
+NULLS = {"usage": None, "response": {"usage": None}}  # said twice, null both times: no usage
+DONE_NULL_FIRST = {"usage": None, "response": {"usage": {"input_tokens": 2}}}  # null, then a usage
+SPACED = {"usage": None, "x": 1}  # (encoded with a space after the colon below: not the null spelling searched)
+DOCS = [CHAT_CHUNK, CHAT_USAGE, MSG_START, MSG_DELTA, RESP_CREATED, RESP_DONE, MENTION, NULLS, DONE_NULL_FIRST, SPACED]
 
 
 def encode(doc: Any, name: str | None, eol: bytes, split: bool) -> bytes:
     head = b"event: " + name.encode() + eol if name else b""
     data = orjson.dumps(doc)
+    if doc is SPACED:
+        data = data.replace(b'"usage":', b'"usage": ')
     if split:  # the payload over two data: lines (joined again with \n by the parser)
         mid = len(data) // 2
         return head + b"data: " + data[:mid] + eol + b"data:" + data[mid:] + eol + eol
@@ -85,3 +100,11 @@ def test_a_chat_stream_with_include_usage_yields_only_the_usage_chunk() -> None:
     usage = read_stream_usage("chat.completions", usage_payloads(stream))
     assert (usage.prompt, usage.completion) == (7, 2)
     assert usage_payloads(stream[:-len(b"\n\ndata: [DONE]\n\n") + 1]) == []  # the usage event not closed yet
+
+
+def test_an_event_over_two_data_lines_and_an_event_with_two_usages() -> None:
+    two = {"usage": {"input_tokens": 1}, "response": {"usage": {"input_tokens": 2}}}
+    stream = (b'data: {"usage":\ndata: {"prompt_tokens":7}}\n\n'  # one payload over two data: lines
+              + b"data: " + orjson.dumps(two) + b"\n\n"  # one event saying two usages: one payload
+              + b"data: [DONE]\n\n")
+    assert usage_payloads(stream) == reference(stream) == [{"usage": {"prompt_tokens": 7}}, two]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import orjson
@@ -53,35 +54,44 @@ def read_usage(endpoint: str, body: Any) -> Usage:
 
 def usage_payloads(data: bytes) -> list[Any]:
     """The JSON payloads, in order, of the complete SSE events in `data` (a stream, or a piece of
-    one: a fragment at either end is skipped) that carry a usage, for `read_stream_usage`.
+    one: a fragment at either end is skipped) that carry a usage, for `read_stream_usage`: that
+    say `"usage"` other than as `"usage":null` (with `include_usage` every chat chunk does, and
+    Responses' first events too).
 
-    Only those events are parsed: `data` is cut into events at its blank lines with C-level bytes
-    operations, and an event is parsed only if it says `"usage"`, and not only as `"usage":null`
-    (with `include_usage` every chat chunk does, and Responses' first events too). Parsing every
-    event of a stream cost more than a short stream's whole relay."""
-    if b'"usage"' not in data:
+    Only those events are looked at: one regular-expression scan finds them, and each is cut out
+    at the blank lines around it. Splitting the stream into events and testing each one cost
+    ~1 µs per event here, 30 µs for a 20-event stream: more than a short stream's whole relay."""
+    found = _NON_NULL_USAGE.search(data)
+    if found is None:
         return []
     if b"\r" in data:  # lines may end in \r\n or \r too: one spelling, so that events end at "\n\n"
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        found = _NON_NULL_USAGE.search(data)
     out = []
-    events = data.split(b"\n\n")
-    events.pop()  # what follows the last blank line: an event not closed yet (or nothing)
-    for raw in events:
-        if not _says_usage(raw):
-            continue
-        for event in parse_sse(raw + b"\n\n"):
-            d = event.data
-            if d[:1] == b"{" and _says_usage(d):
+    while found is not None:
+        at = found.start()
+        end = data.find(b"\n\n", at)
+        if end < 0:
+            break  # in the event not closed yet
+        start = data.rfind(b"\n\n", 0, at)
+        for payload in _event_data(data[start + 2 if start >= 0 else 0:end]):
+            if payload[:1] == b"{" and _NON_NULL_USAGE.search(payload) is not None:
                 try:
-                    out.append(orjson.loads(d))
+                    out.append(orjson.loads(payload))
                 except orjson.JSONDecodeError:
                     continue
+        found = _NON_NULL_USAGE.search(data, end)
     return out
 
 
-def _says_usage(data: bytes) -> bool:
-    """Whether `data` says `"usage"` other than as `"usage":null`."""
-    return b'"usage"' in data and (b'"usage":null' not in data or data.count(b'"usage"') > 1)
+_NON_NULL_USAGE = re.compile(rb'"usage"(?!:null)')
+
+
+def _event_data(event: bytes) -> list[bytes]:
+    """The data of one SSE event (its lines, without the blank line that ends it)."""
+    if event.startswith(b"data:") and b"\n" not in event:  # the usual event: one data line
+        return [event[6:] if event[5:6] == b" " else event[5:]]
+    return [e.data for e in parse_sse(event + b"\n\n")]
 
 
 def read_stream_usage(endpoint: str, events: list[Any]) -> Usage:
