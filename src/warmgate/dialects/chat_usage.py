@@ -75,8 +75,7 @@ class UsageChunkFilter:
                 self._pending = data
                 continue
             whole, self._pending = (data[:end], data[end:]) if end else (data, b"")
-            if _EMPTY_CHOICES in whole:
-                whole = _drop_usage_events(whole)
+            whole = _drop_usage_events(whole)
             if whole:
                 return whole
 
@@ -125,8 +124,12 @@ def _event_start(data: bytes, at: int) -> int:
 
 
 def _is_usage_chunk(event: bytes) -> bool:
-    lines = event.replace(b"\r\n", b"\n").split(b"\n")
-    payload = b"".join(line[5:].lstrip(b" ") for line in lines if line.startswith(b"data:"))
+    line = event.rstrip(b"\r\n")
+    if line.startswith(b"data:") and b"\n" not in line and b"\r" not in line:  # the usual event: one data line
+        payload = line[5:].lstrip(b" ")
+    else:
+        lines = event.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        payload = b"".join(line[5:].lstrip(b" ") for line in lines if line.startswith(b"data:"))
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError:
