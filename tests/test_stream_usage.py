@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warmgate.dialects.usage import read_stream_usage, usage_payloads
+from warmgate.sse import event_data
 from warmgate.sse import parse as parse_sse
 
 
@@ -108,3 +109,19 @@ def test_an_event_over_two_data_lines_and_an_event_with_two_usages() -> None:
               + b"data: " + orjson.dumps(two) + b"\n\n"  # one event saying two usages: one payload
               + b"data: [DONE]\n\n")
     assert usage_payloads(stream) == reference(stream) == [{"usage": {"prompt_tokens": 7}}, two]
+
+
+line = st.one_of(
+    st.builds(lambda sp, v: b"data:" + sp + v, st.sampled_from([b"", b" ", b"  "]),
+              st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b)),
+    st.just(b"event: message_start"),
+    st.just(b": a comment"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(line, min_size=1, max_size=4), eol=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+       closed=st.booleans())
+def test_event_data_is_what_the_parser_yields(lines: list[bytes], eol: bytes, closed: bool) -> None:
+    event = eol.join(lines) + (eol + eol if closed else b"")
+    assert event_data(event) == [e.data for e in parse_sse(eol.join(lines) + eol + eol)]

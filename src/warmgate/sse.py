@@ -103,3 +103,12 @@ def encode_event(event: Event) -> bytes:
 def encode(events: Iterable[Event]) -> bytes:
     """Events back to wire bytes; ``parse(encode(events)) == events`` for events with data."""
     return b"".join(encode_event(e) for e in events)
+
+
+def event_data(event: bytes) -> list[bytes]:
+    """What `parse` yields of one event given whole (its lines, with or without the blank line that
+    ends it): its data, or nothing. The usual event, a single `data:` line, is read without the parser."""
+    line = event.rstrip(b"\r\n")
+    if line.startswith(b"data:") and b"\n" not in line and b"\r" not in line:
+        return [line[6:] if line[5:6] == b" " else line[5:]]
+    return [e.data for e in parse(line + b"\n\n")]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from warmgate.sse import event_data
+
 if TYPE_CHECKING:
     from warmgate.exchange import BodyStream
 
@@ -124,14 +126,11 @@ def _event_start(data: bytes, at: int) -> int:
 
 
 def _is_usage_chunk(event: bytes) -> bool:
-    line = event.rstrip(b"\r\n")
-    if line.startswith(b"data:") and b"\n" not in line and b"\r" not in line:  # the usual event: one data line
-        payload = line[5:].lstrip(b" ")
-    else:
-        lines = event.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        payload = b"".join(line[5:].lstrip(b" ") for line in lines if line.startswith(b"data:"))
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(doc, dict) and doc.get("choices") == [] and "usage" in doc
+    """Whether `event` (whole) is a usage chunk as a client's SSE parser reads it."""
+    for payload in event_data(event):
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(doc, dict) and doc.get("choices") == [] and "usage" in doc
+    return False

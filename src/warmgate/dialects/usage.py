@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from warmgate.sse import parse as parse_sse
+from warmgate.sse import event_data
 
 
 class Usage(NamedTuple):
@@ -74,7 +74,7 @@ def usage_payloads(data: bytes) -> list[Any]:
         if end < 0:
             break  # in the event not closed yet
         start = data.rfind(b"\n\n", 0, at)
-        for payload in _event_data(data[start + 2 if start >= 0 else 0:end]):
+        for payload in event_data(data[start + 2 if start >= 0 else 0:end]):
             if payload[:1] == b"{" and _NON_NULL_USAGE.search(payload) is not None:
                 try:
                     out.append(orjson.loads(payload))
@@ -85,13 +85,6 @@ def usage_payloads(data: bytes) -> list[Any]:
 
 
 _NON_NULL_USAGE = re.compile(rb'"usage"(?!:null)')
-
-
-def _event_data(event: bytes) -> list[bytes]:
-    """The data of one SSE event (its lines, without the blank line that ends it)."""
-    if event.startswith(b"data:") and b"\n" not in event:  # the usual event: one data line
-        return [event[6:] if event[5:6] == b" " else event[5:]]
-    return [e.data for e in parse_sse(event + b"\n\n")]
 
 
 def read_stream_usage(endpoint: str, events: list[Any]) -> Usage:
