@@ -8,7 +8,10 @@ from pathlib import Path
 
 import orjson
 
+from tests.observe.test_series import Clock
 from warmgate.metrics import Metrics
+from warmgate.observe.series import FIELDS, INDEX, Series, Snapshot
+from warmgate.observe.stats import _merged_series
 from warmgate.observe.workers import WorkerMetrics
 
 
@@ -66,3 +69,33 @@ def test_workers_publish_and_a_scrape_reads_every_other_worker(tmp_path: Path) -
         await wa.stop()
 
     asyncio.run(main())
+
+
+def test_series_of_two_workers_add_up_point_by_point() -> None:
+    """Another worker's series travels as `Series.raw` (its closed points encoded once per interval)
+    and is added to this worker's `as_json`, point by point."""
+    clock = Clock(1000.0)
+
+    def worker(requests: list[float], account: dict[str, tuple[float, float]]) -> Series:
+        def totals() -> Snapshot:
+            values = [0.0] * len(FIELDS)
+            values[INDEX["requests"]] = requests[0]
+            return values, dict(account)
+        return Series(10.0, 5, totals, clock)
+
+    mine_n, theirs_n = [0.0], [0.0]
+    mine_acc: dict[str, tuple[float, float]] = {}
+    theirs_acc: dict[str, tuple[float, float]] = {}
+    mine, theirs = worker(mine_n, mine_acc), worker(theirs_n, theirs_acc)
+    mine_n[0], theirs_n[0] = 1, 10
+    theirs_acc["p/a"] = (50.0, 20.0)
+    clock.t = 1012.0  # [1000, 1010) closes
+    mine.tick()
+    first = orjson.loads(orjson.dumps(theirs.raw()))  # as published: encodes the closed points
+    mine_n[0], theirs_n[0] = 3, 30
+    clock.t = 1025.0  # [1010, 1020) closes: a new encoding of the closed points
+    merged = _merged_series(mine.as_json(), [orjson.loads(orjson.dumps(theirs.raw()))])
+    assert [p["t"] for p in merged] == [1000, 1010, 1020]
+    assert [p["requests"] for p in merged] == [11, 22, 0]
+    assert merged[0]["accounts"] == {"p/a": {"prompt": 50.0, "cached": 20.0}}
+    assert len(first["done"]) == 1 and first["current"][0] == 1010

@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 FIELDS = (
     "requests", "hit", "stale", "miss", "bypass", "none", "errors",
     "exact", "coalesced", "semantic",
@@ -55,6 +57,7 @@ class Series:
         self.totals = totals
         self.clock = clock
         self.done: deque[Point] = deque(maxlen=points)
+        self._done_raw: orjson.Fragment | None = None  # `raw`'s encoding of `done`, until it changes
         now = clock()
         self.start = now - now % interval
         self._end = self.start + interval
@@ -66,6 +69,7 @@ class Series:
             self._roll(self.clock())
 
     def _roll(self, now: float) -> None:
+        self._done_raw = None
         snap = self.totals()
         self.done.append(Point(self.start, *_delta(snap, self._last)))
         self._last = snap
@@ -85,3 +89,14 @@ class Series:
         self.tick()
         current = Point(self.start, *_delta(self.totals(), self._last))
         return [p.as_json() for p in (*self.done, current)]
+
+    def raw(self) -> dict[str, Any]:
+        """The points as plain lists, `[start, values (FIELDS), accounts]`: the closed ones
+        (`done`, JSON already: encoded once per interval) and the one being filled (`current`).
+        A worker publishes this every second (observe.workers): the per-point dicts of `as_json`,
+        encoded afresh, took 1.4 ms of the event loop for 360 points."""
+        self.tick()
+        if self._done_raw is None:
+            self._done_raw = orjson.Fragment(orjson.dumps([[p.start, p.values, p.accounts] for p in self.done]))
+        current = Point(self.start, *_delta(self.totals(), self._last))
+        return {"done": self._done_raw, "current": [current.start, current.values, current.accounts]}

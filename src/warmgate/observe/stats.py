@@ -50,7 +50,7 @@ def worker_part(observer: Observer, pools: Iterable[Pool], store: Any) -> dict[s
     `/admin/stats` to merge (`summary(others=...)`)."""
     return {
         "since": observer.started,
-        "series": observer.series.as_json(),
+        "series": observer.series.raw(),
         "top": {by: observer.top(by) for by in ("model", "tenant", "gateway")},
         "accounts": {f"{pool.provider.name}/{acct.name}": [pool.healthy(acct), acct.in_flight]
                      for pool in pools for acct in pool.accounts},
@@ -162,24 +162,24 @@ def _merged_top(observer: Observer, parts: Sequence[dict[str, Any]]) -> dict[str
     return top
 
 
-def _merged_series(mine: list[dict[str, Any]], others: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """This process's series with the other workers' added in, point by point (every worker's
-    intervals start at the same multiples of the interval). Points only other workers have
-    (older than this worker) are left out: the series keeps this one's length."""
+def _merged_series(mine: list[dict[str, Any]], others: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """This process's series (`Series.as_json`) with the other workers' (`Series.raw`) added in,
+    point by point (every worker's intervals start at the same multiples of the interval). Points
+    only other workers have (older than this worker) are left out: the series keeps this one's length."""
     if not others:
         return mine
     merged = {p["t"]: {**p, "accounts": {a: dict(v) for a, v in p["accounts"].items()}} for p in mine}
     for series in others:
-        for point in series:
-            into = merged.get(point["t"])
+        for start, values, accounts in [*series["done"], series["current"]]:
+            into = merged.get(start)
             if into is None:
                 continue
-            for field in FIELDS:
-                into[field] += point.get(field, 0.0)
-            for account, v in point.get("accounts", {}).items():
+            for field, value in zip(FIELDS, values, strict=False):
+                into[field] += value
+            for account, (prompt, cached) in accounts.items():
                 acc = into["accounts"].setdefault(account, {"prompt": 0.0, "cached": 0.0})
-                acc["prompt"] += v["prompt"]
-                acc["cached"] += v["cached"]
+                acc["prompt"] += prompt
+                acc["cached"] += cached
     return [merged[p["t"]] for p in mine]
 
 

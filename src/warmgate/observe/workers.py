@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,11 @@ class WorkerMetrics:
         self._path = directory / f"{worker}.json"
         self._task: asyncio.Task[None] | None = None
         self._failed = False
+        # Writes run in threads, and the last one at `stop` may overlap one still running: each
+        # snapshot has a number, and an older one never replaces a newer one.
+        self._numbers = itertools.count(1)
+        self._written = 0
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -56,7 +63,7 @@ class WorkerMetrics:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._write(self._snapshot())
+        self._write(*self._snapshot())
 
     async def others(self) -> list[dict[str, Any]]:
         """The other workers' latest publications."""
@@ -66,20 +73,24 @@ class WorkerMetrics:
         """The Prometheus text of every worker's metrics: this one's live, the others' latest snapshots."""
         return self.metrics.render([o["metrics"] for o in await self.others()])
 
-    def _snapshot(self) -> bytes:
-        return orjson.dumps({"metrics": self.metrics.snapshot(), "stats": self.part()})
+    def _snapshot(self) -> tuple[int, bytes]:
+        """A numbered snapshot, taken on the loop (no count changes meanwhile)."""
+        return next(self._numbers), orjson.dumps({"metrics": self.metrics.snapshot(), "stats": self.part()})
 
     async def _run(self) -> None:
         while True:
-            data = self._snapshot()  # taken on the loop: no count changes meanwhile
-            await asyncio.to_thread(self._write, data)
+            await asyncio.to_thread(self._write, *self._snapshot())
             await asyncio.sleep(self.interval)
 
-    def _write(self, data: bytes) -> None:
-        tmp = self._path.with_suffix(".tmp")
+    def _write(self, number: int, data: bytes) -> None:
+        tmp = self._path.with_name(f"{self._path.stem}.{number}.tmp")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, self._path)
+            with self._lock:
+                if number <= self._written:
+                    return  # a newer snapshot is there already
+                tmp.write_bytes(data)
+                os.replace(tmp, self._path)
+                self._written = number
         except OSError as e:
             if not self._failed:  # said once: the scrapes then lack this worker's counts
                 log.warning("cannot publish this worker's metrics to %s: %s", self.directory, e)
