@@ -44,7 +44,7 @@ def refresh_gauges(metrics: Metrics, pools: Iterable[Pool], store_name: str, sto
         metrics.store_circuit.set((store_name,), 0.0 if state == "closed" else 1.0)
 
 
-def worker_part(observer: Observer, pools: Iterable[Pool], store: Any) -> dict[str, Any]:
+def worker_part(observer: Observer, store: Any) -> dict[str, Any]:
     """What the summary takes from this process besides its metrics, as JSON: published with its
     metrics when it is one of several workers (`observe.workers`), for the worker that answers
     `/admin/stats` to merge (`summary(others=...)`)."""
@@ -52,8 +52,6 @@ def worker_part(observer: Observer, pools: Iterable[Pool], store: Any) -> dict[s
         "since": observer.started,
         "series": observer.series.raw(),
         "top": {by: observer.top(by) for by in ("model", "tenant", "gateway")},
-        "accounts": {f"{pool.provider.name}/{acct.name}": [pool.healthy(acct), acct.in_flight]
-                     for pool in pools for acct in pool.accounts},
         "store_state": _store_state(store),
     }
 
@@ -119,13 +117,9 @@ def summary(
             key = (pool.provider.name, acct.name)
             p, c = prompt_by_acct.get(key, 0.0), cached_by_acct.get(key, 0.0)
             calls = {k[2]: v for k, v in m.upstream.values.items() if (k[0], k[1]) == key}
-            healthy, in_flight = pool.healthy(acct), acct.in_flight
-            for part in parts:
-                theirs = part["accounts"].get(f"{key[0]}/{key[1]}")
-                if theirs is not None:
-                    healthy, in_flight = healthy and bool(theirs[0]), in_flight + int(theirs[1])
-            accounts.append({
-                "provider": key[0], "account": key[1], "healthy": healthy, "in_flight": in_flight,
+            accounts.append({  # health and in-flight calls: the gauges, merged by their rules across workers
+                "provider": key[0], "account": key[1], "healthy": m.account_healthy.get(key) == 1.0,
+                "in_flight": int(m.account_in_flight.get(key)),
                 "prompt_tokens": p, "cached_tokens": c, "cache_hit_rate": _ratio(c, p),
                 "calls": sum(calls.values()), "failures": sum(v for o, v in calls.items() if o != "ok"),
             })

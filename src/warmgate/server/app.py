@@ -87,7 +87,7 @@ class GatewayApp:
         self.config = config
         self.metrics = Metrics()
         self.worker_metrics = None if worker_metrics is None else WorkerMetrics(
-            *worker_metrics, self.metrics, lambda: worker_part(self.observer, self.pipeline.router.pools.values(), self.store)
+            *worker_metrics, self.metrics, lambda: worker_part(self.observer, self.store)
         )
         self.upstream = Upstream()
         self.store: CacheStore | None = None
